@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The Bulkhead Authors
+
+/**
+ * @module
+ * Wire shapes of the inventory: workloads (nodes and unmanaged workloads),
+ * container clusters, container workload profiles, container workloads,
+ * pairing profiles, events, API keys and settings.
+ *
+ * Owns: field names as Illumio Core REST API v2 has them
+ * (shared/reference/ILLUMIO.md §4, §5.5). Must not import: anything with I/O.
+ * These objects take effect at once (never provisioned: POLICY.md).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Enforcement modes (DESIGN.md "Enforcement modes"; POLICY.md "Deciding a flow"). */
+export const ENFORCEMENT_MODES = ['idle', 'visibility_only', 'selective', 'full'] as const;
+export type EnforcementMode = (typeof ENFORCEMENT_MODES)[number];
+export const EnforcementModeSchema = Type.Union(ENFORCEMENT_MODES.map((m) => Type.Literal(m)));
+
+/** Visibility levels (Illumio §3.2). */
+export const VISIBILITY_LEVELS = ['flow_full_detail', 'flow_summary', 'flow_drops', 'flow_off', 'enhanced_data_collection'] as const;
+export type VisibilityLevel = (typeof VISIBILITY_LEVELS)[number];
+export const VisibilityLevelSchema = Type.Union(VISIBILITY_LEVELS.map((m) => Type.Literal(m)));
+export type EnforcementModeValue = Static<typeof EnforcementModeSchema>;

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The Bulkhead Authors
+
+/**
+ * @module
+ * The bridge between the store and the pure compiler: loads a policy version
+ * and the inventory, keeps a compiled `PolicyCompiler` per version, and
+ * answers policy checks with the one evaluator (`decideFlow`).
+ *
+ * Owns: the cache of compiled policy (dropped whenever something is written,
+ * see `invalidate`), and how a policy_check actor becomes a flow end.
+ */
+import { invalid } from '../api/errors.js';
+import { decideFlow, type FlowEnd, type FlowService } from '../api/evaluate.js';
+import type { EnforcementMode } from '../api/inventory-objects.js';
+import type { AddressSet } from '../api/node-policy.js';
+import {
+  PROVISIONABLE_KINDS,
+  type LabelSummary,
+  type PolicyContent,
+  type ProvisionableKind,
+} from '../api/policy-objects.js';
+import { PolicyCompiler } from '../compiler/compile.js';
+import type { CompileInput, InventoryWorkload } from '../compiler/input.js';
+import type { PolicyObjectLike, VersionContent } from '../domain/provision.js';
+import type { Store } from '../store/store.js';
+
+/** A workload document as the store keeps it (the fields the compiler reads). */
+export interface WorkloadDoc {
+  href: string;
+  name: string | null;
+  hostname?: string | null;
+  labels: LabelSummary[];
+  interfaces?: { address: string }[];
+  public_ip?: string | null;
+  enforcement_mode: EnforcementMode;
+  /** True for a node with a C-VEN; false for a workload created by hand. */
+  managed?: boolean;
+  /** Container workloads: the node workload hosting the pod. */
+  node?: { href: string } | null;
+}
+
+export type CheckActor = { workload?: { href: string }; ip?: string; labels?: { href: string }[] };
+
+export interface PolicyCheckResult {
+  verdict: string;
+  rules: { href: string }[];
+  decision: string;
+  blocked_by: 'consumer' | 'provider' | null;
+  policy_version: number | 'draft';
+}
+
+export function toInventoryWorkload(doc: WorkloadDoc, kind: InventoryWorkload['kind']): InventoryWorkload {
+  const addresses = new Set<string>();
+  for (const i of doc.interfaces ?? []) if (i.address) addresses.add(i.address);
+  if (doc.public_ip) addresses.add(doc.public_ip);
+  return {
+    href: doc.href,
+    name: doc.name ?? doc.hostname ?? doc.href,
+    kind,
+    labels: doc.labels.map((l) => l.href),
+    addresses: [...addresses].sort(),
+    enforcement_mode: kind === 'unmanaged' ? 'idle' : doc.enforcement_mode,
+    node: kind === 'container_workload' ? (doc.node?.href ?? null) : kind === 'node' ? doc.href : null,
+  };
+}
+
+export class PolicyEngine {
+  #generation = 0;
+  #cache = new Map<string, { generation: number; compiler: PolicyCompiler; version: number }>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Something was written: compiled policy must be rebuilt on next use. */
+  invalidate(): void {
+    this.#generation += 1;
+  }
+
+  /** A version's objects by kind (row version: 0 draft, -1 built-ins only, N). */
+  async loadContent(rowVersion: number): Promise<VersionContent> {
+    const out = {} as VersionContent;
+    for (const kind of PROVISIONABLE_KINDS)
+      out[kind] = await this.store.listPolicy<PolicyObjectLike>(kind, rowVersion);
+    return out;
+  }
+
+  async inventory(): Promise<InventoryWorkload[]> {
+    const wls = (await this.store.listDocs<WorkloadDoc>('workloads')).map((w) =>
+      toInventoryWorkload(w, w.managed ? 'node' : 'unmanaged'),
+    );
+    const cws = (await this.store.listDocs<WorkloadDoc>('container_workloads')).map((w) =>
+      toInventoryWorkload(w, 'container_workload'),
+    );
+    return [...wls, ...cws];
+  }
+
+  async compileInput(which: 'draft' | 'active'): Promise<CompileInput> {
+    const active = await this.store.activeVersion();
+    const row = which === 'draft' ? 0 : active > 0 ? active : -1;
+    const content = await this.loadContent(row);
+    const policy = {} as PolicyContent;
+    for (const kind of PROVISIONABLE_KINDS)
+      (policy as unknown as Record<ProvisionableKind, unknown[]>)[kind] = [...content[kind].values()];
+    const labels = (await this.store.listDocs<LabelSummary>('labels')).map((l) => ({
+      href: l.href,
+      key: l.key,
+      value: l.value,
+    }));
+    return { version: which === 'draft' ? 0 : active, policy, inventory: { labels, workloads: await this.inventory() } };
+  }
+
+  /** The compiled policy of the draft or the active version (cached until a write). */
+  async compiler(which: 'draft' | 'active'): Promise<{ compiler: PolicyCompiler; version: number }> {
+    const hit = this.#cache.get(which);
+    if (hit && hit.generation === this.#generation) return hit;
+    const generation = this.#generation;
+    const input = await this.compileInput(which);
+    const entry = { generation, compiler: new PolicyCompiler(input), version: input.version };
+    this.#cache.set(which, entry);
+    return entry;
+  }
+
+  /**
+   * "Can source reach destination on this service?" under the draft or the
+   * active policy: the verdict of the policy alone, the deciding rule, and the
+   * decision given both ends' enforcement modes.
+   *
+   * @throws BulkheadError BH_ERR_API_VALIDATION naming `source` or
+   *   `destination` when an actor is malformed or names no workload.
+   */
+  async policyCheck(
+    which: 'draft' | 'active',
+    source: CheckActor,
+    destination: CheckActor,
+    service: FlowService,
+  ): Promise<PolicyCheckResult> {
+    const { compiler, version } = await this.compiler(which);
+    const inventory = await this.inventory();
+    const byHref = new Map(inventory.map((w) => [w.href, w]));
+    const labelHrefs = new Set((await this.store.listDocs<LabelSummary>('labels')).map((l) => l.href));
+    const synthetic: string[] = [];
+
+    const resolve = (field: string, a: CheckActor): { w?: InventoryWorkload; ip?: string } => {
+      const given = (['workload', 'ip', 'labels'] as const).filter((k) => a[k] !== undefined);
+      if (given.length !== 1) throw invalid(field, 'give exactly one of workload, ip, labels');
+      if (a.workload) {
+        const w = byHref.get(a.workload.href);
+        if (!w) throw invalid(`${field}.workload.href`, `workload ${a.workload.href} does not exist`);
+        return { w };
+      }
+      if (a.ip !== undefined) {
+        const w = inventory.find((x) => x.addresses.includes(a.ip!));
+        return w ? { w, ip: a.ip } : { ip: a.ip };
+      }
+      a.labels!.forEach((l, i) => {
+        if (!labelHrefs.has(l.href)) throw invalid(`${field}.labels[${i}].href`, `label ${l.href} does not exist`);
+      });
+      const w: InventoryWorkload = {
+        href: `/orgs/1/workloads/policy-check-${field}`,
+        name: `policy check ${field}`,
+        kind: 'unmanaged',
+        labels: a.labels!.map((l) => l.href),
+        addresses: [],
+        enforcement_mode: 'idle',
+        node: null,
+      };
+      synthetic.push(w.href);
+      return { w };
+    };
+
+    const src = resolve('source', source);
+    const dst = resolve('destination', destination);
+    // Synthetic (labels-only) workloads join the sets for this check and leave
+    // right after; no await in between, so no other request sees them.
+    for (const r of [src, dst]) if (r.w && synthetic.includes(r.w.href)) compiler.upsertWorkload(r.w);
+    try {
+      const sets: Record<string, AddressSet> = {};
+      const end = (r: { w?: InventoryWorkload; ip?: string }): FlowEnd => {
+        if (!r.w) return { peer: { ip: r.ip! }, mode: 'unmanaged' };
+        const { policy, sets: s } = compiler.policyFor(r.w);
+        Object.assign(sets, s);
+        return {
+          peer: { href: r.w.href, ...(r.ip ?? r.w.addresses[0] ? { ip: r.ip ?? r.w.addresses[0] } : {}) },
+          mode: r.w.kind === 'unmanaged' ? 'unmanaged' : r.w.enforcement_mode,
+          policy,
+        };
+      };
+      const consumer = end(src);
+      const provider = end(dst);
+      const d = decideFlow({ consumer, provider, sets, service });
+      return {
+        verdict: d.verdict,
+        rules: d.rules.map((href) => ({ href })),
+        decision: d.decision,
+        blocked_by: d.blocked_by,
+        policy_version: which === 'draft' ? 'draft' : version,
+      };
+    } finally {
+      for (const h of synthetic) compiler.removeWorkload(h);
+    }
+  }
+}

@@ -1,0 +1,16 @@
+-- SPDX-License-Identifier: Apache-2.0
+DROP TABLE settings;
+DROP TABLE events;
+DROP TABLE pairing_keys;
+DROP TABLE pairing_profiles;
+DROP TABLE container_workloads;
+DROP TABLE container_workload_profiles;
+DROP TABLE container_clusters;
+DROP TABLE workloads;
+DROP TABLE policy_versions;
+DROP TABLE policy_objects;
+DROP TABLE label_dimensions;
+DROP TABLE labels;
+DROP TABLE api_keys;
+DROP TABLE users;
+DROP TABLE sequences;

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
+// `npm test`: build (the type check), lint, format check, then every test.
+import { build, run, step } from './lib/setup.mjs';
+
+build();
+step('lint (eslint)');
+run('npx', ['--no-install', 'eslint', '.']);
+step('format (prettier --check)');
+run('npx', ['--no-install', 'prettier', '--check', '--log-level', 'warn', '.']);
+step('tests (vitest)');
+run('npx', ['--no-install', 'vitest', 'run', ...process.argv.slice(2)]);
