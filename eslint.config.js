@@ -46,6 +46,9 @@ export default tseslint.config(
   },
   {
     files: ['cven/src/**/*.ts', 'kubelink/src/**/*.ts', 'desktop/src/**/*.ts'],
-    rules: restrict(['@bulkhead/pce/src/*', '../../pce/*', '@bulkhead/*/src/*'], 'parts talk only through @bulkhead/pce/api'),
+    rules: restrict(
+      ['@bulkhead/pce/src/*', '../../pce/*', '@bulkhead/*/src/*'],
+      'parts talk only through @bulkhead/pce/api',
+    ),
   },
 );

@@ -26,7 +26,10 @@ async function main() {
     .description('Label-based micro-segmentation for Kubernetes')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const [, spec] of PARTS) {
+  // A subcommand named after a part loads only that part: `bulkhead lab ...`
+  // neither waits for nor breaks on the others. Anything else loads them all.
+  const named = PARTS.filter(([name]) => name === process.argv[2]);
+  for (const [, spec] of named.length ? named : PARTS) {
     let part;
     try {
       part = await import(spec);
@@ -39,12 +42,19 @@ async function main() {
     }
     for (const cmd of part.commands ?? []) program.addCommand(cmd);
   }
+  // Commands made by the parts do not inherit these settings through addCommand.
+  const inherit = (cmd) => {
+    cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
+    cmd.commands.forEach(inherit);
+  };
+  inherit(program);
   try {
     await program.parseAsync(process.argv);
     return process.exitCode ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return 0;
       return 2;
     }
     const msg = err instanceof Error ? err.message : String(err);

@@ -17,10 +17,14 @@ build();
 mkdirSync(DEMO, { recursive: true });
 rmSync(join(DEMO, 'ready'), { force: true });
 step(`starting the PCE on ${URL_} (data in ${DATA})`);
-const pce = spawn(process.execPath, [join(ROOT, 'bin', 'bulkhead.js'), 'pce', 'serve', '--data-dir', DATA, '--listen', LISTEN], {
-  cwd: ROOT,
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const pce = spawn(
+  process.execPath,
+  [join(ROOT, 'bin', 'bulkhead.js'), 'pce', 'serve', '--data-dir', DATA, '--listen', LISTEN],
+  {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 
 function healthy() {
   return new Promise((resolve) => {

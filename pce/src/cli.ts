@@ -26,10 +26,17 @@ function serveCommand(): Command {
     .requiredOption('--data-dir <dir>', 'directory for the database, TLS material and owner key')
     .option('--listen <host:port>', `address to listen on; repeat for several (default ${DEFAULT_LISTEN})`, collect)
     .option('--rate-limit <n>', 'requests a minute allowed per API key', positiveInt, 500)
-    .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'),
+    )
     .action(async (opts: { dataDir: string; listen?: string[]; rateLimit: number; logLevel: string }) => {
       const listen = (opts.listen ?? [DEFAULT_LISTEN]).map(parseListen);
-      const stop = await serve({ dataDir: opts.dataDir, listen, rateLimitPerMin: opts.rateLimit, logLevel: opts.logLevel });
+      const stop = await serve({
+        dataDir: opts.dataDir,
+        listen,
+        rateLimitPerMin: opts.rateLimit,
+        logLevel: opts.logLevel,
+      });
       const shutdown = (): void => {
         void stop().then(() => process.exit(0));
       };
@@ -40,7 +47,9 @@ function serveCommand(): Command {
 
 function apiKeyCommand(): Command {
   const create = new Command('create')
-    .description('Create an API key and print it as {"auth_username", "secret"} (works at once, also while a server runs)')
+    .description(
+      'Create an API key and print it as {"auth_username", "secret"} (works at once, also while a server runs)',
+    )
     .requiredOption('--data-dir <dir>', "the PCE's data directory")
     .addOption(new Option('--role <role>', 'role of the key').choices([...ROLES]).makeOptionMandatory())
     .requiredOption('--name <name>', 'a name for the key')

@@ -19,7 +19,13 @@ export type EnforcementMode = (typeof ENFORCEMENT_MODES)[number];
 export const EnforcementModeSchema = Type.Union(ENFORCEMENT_MODES.map((m) => Type.Literal(m)));
 
 /** Visibility levels (Illumio §3.2). */
-export const VISIBILITY_LEVELS = ['flow_full_detail', 'flow_summary', 'flow_drops', 'flow_off', 'enhanced_data_collection'] as const;
+export const VISIBILITY_LEVELS = [
+  'flow_full_detail',
+  'flow_summary',
+  'flow_drops',
+  'flow_off',
+  'enhanced_data_collection',
+] as const;
 export type VisibilityLevel = (typeof VISIBILITY_LEVELS)[number];
 export const VisibilityLevelSchema = Type.Union(VISIBILITY_LEVELS.map((m) => Type.Literal(m)));
 export type EnforcementModeValue = Static<typeof EnforcementModeSchema>;

@@ -55,7 +55,8 @@ export function checkServicePort(field: string, p: Partial<ServicePort>): void {
   const hasPorts = p.port !== undefined || p.to_port !== undefined;
   if (hasPorts && p.proto !== PROTO.TCP && p.proto !== PROTO.UDP)
     throw invalid(`${field}.port`, `ports apply only to TCP (6) and UDP (17), not proto ${p.proto}`);
-  if (p.to_port !== undefined && p.port === undefined) throw invalid(`${field}.to_port`, 'needs `port` (the range start)');
+  if (p.to_port !== undefined && p.port === undefined)
+    throw invalid(`${field}.to_port`, 'needs `port` (the range start)');
   if (p.to_port !== undefined && p.port !== undefined && p.to_port < p.port)
     throw invalid(`${field}.to_port`, `${p.to_port} is below port ${p.port}`);
   const hasIcmp = p.icmp_type !== undefined || p.icmp_code !== undefined;
@@ -144,7 +145,10 @@ export async function buildLabelGroup(
     const h = await checkRef(`labels[${i}].href`, 'label', ref.href, lookup);
     const label = await labelOf(h);
     if (label.key !== key)
-      throw invalid(`labels[${i}]`, `label ${label.key}=${label.value} has key ${label.key}, the group's key is ${key}`);
+      throw invalid(
+        `labels[${i}]`,
+        `label ${label.key}=${label.value} has key ${label.key}, the group's key is ${key}`,
+      );
     labels.push(label);
   }
   const subGroups = [];
@@ -152,7 +156,8 @@ export async function buildLabelGroup(
     const h = await checkRef(`sub_groups[${i}].href`, 'label_group', ref.href, lookup);
     if (h === href) throw invalid(`sub_groups[${i}]`, 'a label group cannot contain itself');
     const subKey = await lookup.labelGroupKey(h);
-    if (subKey !== key) throw invalid(`sub_groups[${i}]`, `label group ${h} has key ${subKey}, this group's key is ${key}`);
+    if (subKey !== key)
+      throw invalid(`sub_groups[${i}]`, `label group ${h} has key ${subKey}, this group's key is ${key}`);
     subGroups.push({ href: h, name: ref.name ?? '' });
   }
   return {
@@ -228,7 +233,8 @@ async function checkActor(field: string, a: Actor, side: 'providers' | 'consumer
   if (a.label) out.label = { href: await checkRef(`${field}.label.href`, 'label', a.label.href, lookup) };
   if (a.label_group)
     out.label_group = { href: await checkRef(`${field}.label_group.href`, 'label_group', a.label_group.href, lookup) };
-  if (a.workload) out.workload = { href: await checkRef(`${field}.workload.href`, 'workload', a.workload.href, lookup) };
+  if (a.workload)
+    out.workload = { href: await checkRef(`${field}.workload.href`, 'workload', a.workload.href, lookup) };
   if (a.ip_list) out.ip_list = { href: await checkRef(`${field}.ip_list.href`, 'ip_list', a.ip_list.href, lookup) };
   if (a.virtual_service)
     out.virtual_service = {
@@ -280,19 +286,27 @@ async function buildRuleCommon(
 ): Promise<RuleCommon> {
   const unscoped = w.unscoped_consumers ?? prev?.unscoped_consumers ?? false;
   const resolve = w.resolve_labels_as ?? prev?.resolve_labels_as ?? DEFAULT_RESOLVE;
-  if (resolve.providers.length === 0) throw invalid('resolve_labels_as.providers', 'must name workloads and/or virtual_services');
-  if (resolve.consumers.length === 0) throw invalid('resolve_labels_as.consumers', 'must name workloads and/or virtual_services');
+  if (resolve.providers.length === 0)
+    throw invalid('resolve_labels_as.providers', 'must name workloads and/or virtual_services');
+  if (resolve.consumers.length === 0)
+    throw invalid('resolve_labels_as.consumers', 'must name workloads and/or virtual_services');
   const providersIn = w.providers ?? prev?.providers;
   const consumersIn = w.consumers ?? prev?.consumers;
-  if (!providersIn || providersIn.length === 0) throw invalid('providers', 'must not be empty (an empty list selects nothing)');
-  if (!consumersIn || consumersIn.length === 0) throw invalid('consumers', 'must not be empty (an empty list selects nothing)');
+  if (!providersIn || providersIn.length === 0)
+    throw invalid('providers', 'must not be empty (an empty list selects nothing)');
+  if (!consumersIn || consumersIn.length === 0)
+    throw invalid('consumers', 'must not be empty (an empty list selects nothing)');
   const providers = [];
-  for (const [i, a] of providersIn.entries()) providers.push(await checkActor(`providers[${i}]`, a, 'providers', lookup));
+  for (const [i, a] of providersIn.entries())
+    providers.push(await checkActor(`providers[${i}]`, a, 'providers', lookup));
   const consumers = [];
   for (const [i, a] of consumersIn.entries()) {
     const c = await checkActor(`consumers[${i}]`, a, 'consumers', lookup);
     if (c.actors === 'container_host' && !unscoped)
-      throw invalid(`consumers[${i}].actors`, '"container_host" is allowed only in extra-scope rules (unscoped_consumers: true)');
+      throw invalid(
+        `consumers[${i}].actors`,
+        '"container_host" is allowed only in extra-scope rules (unscoped_consumers: true)',
+      );
     consumers.push(c);
   }
   const servicesIn = w.ingress_services ?? prev?.ingress_services ?? [];
@@ -301,7 +315,10 @@ async function buildRuleCommon(
   const resolvesAsWorkloads = resolve.providers.includes('workloads');
   const onlyVirtualServices = providers.every((p) => p.virtual_service !== undefined);
   if (services.length === 0 && resolvesAsWorkloads && !onlyVirtualServices)
-    throw invalid('ingress_services', 'must not be empty when providers resolve as workloads; use "All Services" for every port');
+    throw invalid(
+      'ingress_services',
+      'must not be empty when providers resolve as workloads; use "All Services" for every port',
+    );
   return {
     href,
     enabled: w.enabled ?? prev?.enabled ?? true,
@@ -327,7 +344,10 @@ export async function buildSecRule(
   const common = await buildRuleCommon(href, w, prev, at, lookup);
   if (w.stateless) throw invalid('stateless', 'stateless rules are not supported (Kubernetes relies on conntrack)');
   if (w.sec_connect || w.machine_auth)
-    throw invalid(w.sec_connect ? 'sec_connect' : 'machine_auth', 'SecureConnect and machine authentication are not supported');
+    throw invalid(
+      w.sec_connect ? 'sec_connect' : 'machine_auth',
+      'SecureConnect and machine authentication are not supported',
+    );
   return { ...common, sec_connect: false, stateless: false, machine_auth: false };
 }
 

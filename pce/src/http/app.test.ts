@@ -121,7 +121,9 @@ describe('labels', () => {
 
   it('allows custom keys up to 20 in all', async () => {
     for (let i = 0; i < 16; i++)
-      expect((await pce.call('POST', '/orgs/1/label_dimensions', { key: `k${i}`, display_name: `K${i}` })).status).toBe(201);
+      expect((await pce.call('POST', '/orgs/1/label_dimensions', { key: `k${i}`, display_name: `K${i}` })).status).toBe(
+        201,
+      );
     const over = await pce.call('POST', '/orgs/1/label_dimensions', { key: 'k99', display_name: 'K99' });
     expect(over.status).toBe(406);
     expect(over.body[0].message).toContain('at most 20');
@@ -185,7 +187,11 @@ describe('policy: rulesets, provisioning, policy_check', () => {
         })
       ).body;
     const ok = await check(w1, w2, 5432);
-    expect(ok).toMatchObject({ verdict: 'allow', decision: 'allowed', rules: [{ href: active.body[0].rules[0].href.replace('/active/', '/draft/') }] });
+    expect(ok).toMatchObject({
+      verdict: 'allow',
+      decision: 'allowed',
+      rules: [{ href: active.body[0].rules[0].href.replace('/active/', '/draft/') }],
+    });
     expect((await check(w2, w1, 5432)).verdict).toBe('no_rule');
     expect((await check(w1, w2, 22)).verdict).toBe('deny');
     // By IP and by labels too.
@@ -238,14 +244,20 @@ describe('policy: rulesets, provisioning, policy_check', () => {
   });
 
   it('refuses to write a version other than the draft', async () => {
-    const r = await pce.call('POST', '/orgs/1/sec_policy/active/services', { name: 's', service_ports: [{ proto: 6, port: 1 }] });
+    const r = await pce.call('POST', '/orgs/1/sec_policy/active/services', {
+      name: 's',
+      service_ports: [{ proto: 6, port: 1 }],
+    });
     expect(r.status).toBe(406);
     expect(r.body[0].token).toBe('policy_version_read_only');
   });
 
   it('refuses to delete a referenced label, naming the ruleset', async () => {
     const db = await label('role', 'db');
-    const rs = await pce.call('POST', '/orgs/1/sec_policy/draft/rule_sets', { name: 'uses-db', scopes: [[{ label: { href: db } }]] });
+    const rs = await pce.call('POST', '/orgs/1/sec_policy/draft/rule_sets', {
+      name: 'uses-db',
+      scopes: [[{ label: { href: db } }]],
+    });
     const del = await pce.call('DELETE', db);
     expect(del.status).toBe(406);
     expect(del.body[0].message).toContain(rs.body.href);
@@ -255,8 +267,15 @@ describe('policy: rulesets, provisioning, policy_check', () => {
 
   it('provisions a change_subset with the objects it depends on, and reverts the rest', async () => {
     const web = await label('role', 'web');
-    const svc = await pce.call('POST', '/orgs/1/sec_policy/draft/services', { name: 'pg', service_ports: [{ port: 5432, proto: 6 }] });
-    const lg = await pce.call('POST', '/orgs/1/sec_policy/draft/label_groups', { name: 'webs', key: 'role', labels: [{ href: web }] });
+    const svc = await pce.call('POST', '/orgs/1/sec_policy/draft/services', {
+      name: 'pg',
+      service_ports: [{ port: 5432, proto: 6 }],
+    });
+    const lg = await pce.call('POST', '/orgs/1/sec_policy/draft/label_groups', {
+      name: 'webs',
+      key: 'role',
+      labels: [{ href: web }],
+    });
     const rs = await pce.call('POST', '/orgs/1/sec_policy/draft/rule_sets', {
       name: 'a',
       rules: [
@@ -268,7 +287,10 @@ describe('policy: rulesets, provisioning, policy_check', () => {
       ],
     });
     expect(rs.status).toBe(201);
-    const other = await pce.call('POST', '/orgs/1/sec_policy/draft/ip_lists', { name: 'corp', ip_ranges: [{ from_ip: '198.18.0.0/16' }] });
+    const other = await pce.call('POST', '/orgs/1/sec_policy/draft/ip_lists', {
+      name: 'corp',
+      ip_ranges: [{ from_ip: '198.18.0.0/16' }],
+    });
     const v = await pce.call('POST', '/orgs/1/sec_policy', { change_subset: { rule_sets: [{ href: rs.body.href }] } });
     expect(v.status).toBe(201);
     expect(v.body.object_counts).toMatchObject({ rule_sets: 1, services: 2, label_groups: 1, ip_lists: 1 });
@@ -283,10 +305,15 @@ describe('policy: rulesets, provisioning, policy_check', () => {
   });
 
   it('refuses to provision deleting a service that an active rule still uses', async () => {
-    const svc = await pce.call('POST', '/orgs/1/sec_policy/draft/services', { name: 'http', service_ports: [{ port: 80, proto: 6 }] });
+    const svc = await pce.call('POST', '/orgs/1/sec_policy/draft/services', {
+      name: 'http',
+      service_ports: [{ port: 80, proto: 6 }],
+    });
     await pce.call('POST', '/orgs/1/sec_policy/draft/rule_sets', {
       name: 'r',
-      rules: [{ providers: [{ actors: 'ams' }], consumers: [{ actors: 'ams' }], ingress_services: [{ href: svc.body.href }] }],
+      rules: [
+        { providers: [{ actors: 'ams' }], consumers: [{ actors: 'ams' }], ingress_services: [{ href: svc.body.href }] },
+      ],
     });
     expect((await pce.call('POST', '/orgs/1/sec_policy', {})).status).toBe(201);
     const del = await pce.call('DELETE', svc.body.href);
@@ -298,7 +325,10 @@ describe('policy: rulesets, provisioning, policy_check', () => {
     const all = await pce.call('GET', `/orgs/1/sec_policy/active/services?name=${encodeURIComponent('All Services')}`);
     expect(all.body).toHaveLength(1);
     expect(all.body[0].service_ports).toEqual([{ proto: -1 }]);
-    const any = await pce.call('GET', `/orgs/1/sec_policy/active/ip_lists?name=${encodeURIComponent('Any (0.0.0.0/0 and ::/0)')}`);
+    const any = await pce.call(
+      'GET',
+      `/orgs/1/sec_policy/active/ip_lists?name=${encodeURIComponent('Any (0.0.0.0/0 and ::/0)')}`,
+    );
     expect(any.body).toHaveLength(1);
     const put = await pce.call('PUT', all.body[0].href.replace('/active/', '/draft/'), { name: 'x' });
     expect(put.status).toBe(406);
@@ -319,7 +349,12 @@ describe('inventory', () => {
     await pce.call('PUT', profiles.body[0].href, { managed: true, enforcement_mode: 'visibility_only' });
     const byName = await pce.call('POST', `${c.body.href}/container_workload_profiles`, { name: 'shop' });
     expect(byName.status).toBe(201);
-    expect(byName.body).toMatchObject({ namespace: 'shop', linked: false, managed: true, enforcement_mode: 'visibility_only' });
+    expect(byName.body).toMatchObject({
+      namespace: 'shop',
+      linked: false,
+      managed: true,
+      enforcement_mode: 'visibility_only',
+    });
     const clash = await pce.call('POST', `${c.body.href}/container_workload_profiles`, { namespace: 'shop' });
     expect(clash.status).toBe(406);
   });
@@ -345,7 +380,9 @@ describe('inventory', () => {
     expect(created.body[0].status).toBe('created');
     expect(created.body[1]).toMatchObject({ status: 'failed', href: null });
     expect(created.body[1].errors[0].message).toContain('[1].interfaces[0].address');
-    const upd = await pce.call('PUT', '/orgs/1/workloads/bulk_update', [{ href: created.body[0].href, labels: [{ href: web }] }]);
+    const upd = await pce.call('PUT', '/orgs/1/workloads/bulk_update', [
+      { href: created.body[0].href, labels: [{ href: web }] },
+    ]);
     expect(upd.body[0].status).toBe('updated');
     const filtered = await pce.call('GET', `/orgs/1/workloads?labels=${encodeURIComponent(JSON.stringify([[web]]))}`);
     expect(filtered.body.map((w: { name: string }) => w.name)).toEqual(['a']);

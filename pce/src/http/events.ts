@@ -20,7 +20,8 @@ export interface PceEvent {
   event_type: string;
   status: 'success' | 'failure';
   severity: Severity;
-  created_by: { user: { href: string; username: string } } | { system: Record<string, never> } | { agent: { href: string } };
+  created_by:
+    { user: { href: string; username: string } } | { system: Record<string, never> } | { agent: { href: string } };
   resource_changes: { resource: { href: string; name?: string }; change_type: 'create' | 'update' | 'delete' }[];
   info: Record<string, unknown>;
 }

@@ -77,10 +77,9 @@ export class PolicyEngine {
   }
 
   /** A version's objects by kind (row version: 0 draft, -1 built-ins only, N). */
-  async loadContent(rowVersion: number): Promise<VersionContent> {
+  async loadContent(rowVersion: number, store: Store = this.store): Promise<VersionContent> {
     const out = {} as VersionContent;
-    for (const kind of PROVISIONABLE_KINDS)
-      out[kind] = await this.store.listPolicy<PolicyObjectLike>(kind, rowVersion);
+    for (const kind of PROVISIONABLE_KINDS) out[kind] = await store.listPolicy<PolicyObjectLike>(kind, rowVersion);
     return out;
   }
 
@@ -106,7 +105,11 @@ export class PolicyEngine {
       key: l.key,
       value: l.value,
     }));
-    return { version: which === 'draft' ? 0 : active, policy, inventory: { labels, workloads: await this.inventory() } };
+    return {
+      version: which === 'draft' ? 0 : active,
+      policy,
+      inventory: { labels, workloads: await this.inventory() },
+    };
   }
 
   /** The compiled policy of the draft or the active version (cached until a write). */
@@ -180,7 +183,7 @@ export class PolicyEngine {
         const { policy, sets: s } = compiler.policyFor(r.w);
         Object.assign(sets, s);
         return {
-          peer: { href: r.w.href, ...(r.ip ?? r.w.addresses[0] ? { ip: r.ip ?? r.w.addresses[0] } : {}) },
+          peer: { href: r.w.href, ...((r.ip ?? r.w.addresses[0]) ? { ip: r.ip ?? r.w.addresses[0] } : {}) },
           mode: r.w.kind === 'unmanaged' ? 'unmanaged' : r.w.enforcement_mode,
           policy,
         };

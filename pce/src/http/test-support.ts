@@ -21,7 +21,12 @@ export interface TestPce {
   store: Store;
   dir: string;
   /** Call the API as a role (owner by default); `path` is under /api/v2. */
-  call(method: string, path: string, body?: unknown, role?: Role | null): Promise<{ status: number; body: any; headers: Record<string, unknown> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    role?: Role | null,
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
 }
 

@@ -11,6 +11,8 @@
  * and is reissued from the same CA when those names change.
  * ECDSA P-256 (fast to make, widely supported).
  */
+// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata polyfill.
+import 'reflect-metadata';
 import { webcrypto, type webcrypto as WebCrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
@@ -31,7 +33,9 @@ export interface TlsMaterial {
 }
 
 function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
   return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
 }
 

@@ -44,7 +44,12 @@ const hashSecret = (secret: string): string => createHash('sha256').update(secre
 export async function ensureOwnerUser(store: Store): Promise<User> {
   const found = await store.getDoc<User>('users', '1');
   if (found) return found;
-  const user: User = { href: '/users/1', username: 'owner', full_name: 'PCE owner', created_at: new Date().toISOString() };
+  const user: User = {
+    href: '/users/1',
+    username: 'owner',
+    full_name: 'PCE owner',
+    created_at: new Date().toISOString(),
+  };
   await store.insertDoc('users', '1', user, { username: user.username });
   return user;
 }

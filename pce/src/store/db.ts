@@ -112,7 +112,9 @@ export async function migrate(db: Db): Promise<void> {
   await sql`CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`.execute(
     db,
   );
-  const done = new Set((await db.selectFrom('schema_migrations').select('version').execute()).map((r) => Number(r.version)));
+  const done = new Set(
+    (await db.selectFrom('schema_migrations').select('version').execute()).map((r) => Number(r.version)),
+  );
   for (const m of loadMigrations()) {
     if (done.has(m.version)) continue;
     try {

@@ -80,7 +80,10 @@ export class Store {
   async insertDoc(table: DocTable, id: string, body: unknown, extra: Record<string, unknown> = {}): Promise<void> {
     const t = now();
     const row = { id, body: JSON.stringify(body), created_at: t, updated_at: t, ...extra } as DocRow;
-    await this.db.insertInto(table).values(row as never).execute();
+    await this.db
+      .insertInto(table)
+      .values(row as never)
+      .execute();
   }
 
   /** Replace a document's body (and indexed columns). Returns false when there is no such row. */

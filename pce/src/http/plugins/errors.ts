@@ -32,7 +32,8 @@ function describeAjv(context: string, e: AjvError): string {
   const field = fieldPath(context, e.instancePath);
   if (e.keyword === 'additionalProperties')
     return `${field === 'body' ? '' : `${field}.`}${String(e.params.additionalProperty)}: is not a known field`;
-  if (e.keyword === 'required') return `${field === 'body' ? '' : `${field}.`}${String(e.params.missingProperty)}: is required`;
+  if (e.keyword === 'required')
+    return `${field === 'body' ? '' : `${field}.`}${String(e.params.missingProperty)}: is required`;
   if (e.keyword === 'enum' || e.keyword === 'const' || e.keyword === 'anyOf')
     return `${field}: ${e.message ?? 'has a value that is not allowed'}`;
   return `${field}: ${e.message ?? 'is not valid'}`;

@@ -16,7 +16,16 @@ import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } f
 import { createApiKey, deleteApiKey, listApiKeys, ROLES, type Role } from '../../store/api-keys.js';
 import type { Store } from '../../store/store.js';
 import { byPrincipal, recordEvent, type PceEvent } from '../events.js';
-import { checkOrg, labelSummary, matchesText, MaxResults, ORG_PATH, OrgIdParams, OrgParams, sendCollection } from './common.js';
+import {
+  checkOrg,
+  labelSummary,
+  matchesText,
+  MaxResults,
+  ORG_PATH,
+  OrgIdParams,
+  OrgParams,
+  sendCollection,
+} from './common.js';
 
 const PairingProfileWrite = strictObject({
   ...readOnlyFields,
@@ -114,10 +123,14 @@ const EventQuery = Type.Object({
 const SettingsWrite = strictObject({
   href: Type.Optional(Type.String()),
   workload_disconnected_timeout_seconds: Type.Optional(
-    Type.Array(strictObject({ scope: Type.Array(HrefRef), value: Type.Integer({ minimum: -1, maximum: 2 ** 31 - 1 }) })),
+    Type.Array(
+      strictObject({ scope: Type.Array(HrefRef), value: Type.Integer({ minimum: -1, maximum: 2 ** 31 - 1 }) }),
+    ),
   ),
   workload_goodbye_timeout_seconds: Type.Optional(
-    Type.Array(strictObject({ scope: Type.Array(HrefRef), value: Type.Integer({ minimum: -1, maximum: 2 ** 31 - 1 }) })),
+    Type.Array(
+      strictObject({ scope: Type.Array(HrefRef), value: Type.Integer({ minimum: -1, maximum: 2 ** 31 - 1 }) }),
+    ),
   ),
 });
 
@@ -161,12 +174,16 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       return reply.status(201).send(p);
     },
   );
-  app.get<{ Params: Static<typeof OrgIdParams> }>(`${ppBase}/:id`, { schema: { params: OrgIdParams, tags: ppTags } }, async (req) => {
-    checkOrg(req.params.org);
-    const p = await store.getDoc<PairingProfile>('pairing_profiles', req.params.id);
-    if (!p) throw notFound(`pairing profile /orgs/1/pairing_profiles/${req.params.id}`);
-    return p;
-  });
+  app.get<{ Params: Static<typeof OrgIdParams> }>(
+    `${ppBase}/:id`,
+    { schema: { params: OrgIdParams, tags: ppTags } },
+    async (req) => {
+      checkOrg(req.params.org);
+      const p = await store.getDoc<PairingProfile>('pairing_profiles', req.params.id);
+      if (!p) throw notFound(`pairing profile /orgs/1/pairing_profiles/${req.params.id}`);
+      return p;
+    },
+  );
   const PpPatch = partialOf(PairingProfileWrite);
   app.put<{ Params: Static<typeof OrgIdParams>; Body: Static<typeof PpPatch> }>(
     `${ppBase}/:id`,
@@ -202,7 +219,8 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       const code = randomBytes(24).toString('hex');
       const id = randomBytes(8).toString('hex');
       const at = new Date();
-      const expires = p.key_lifespan === 'unlimited' ? null : new Date(at.getTime() + p.key_lifespan * 1000).toISOString();
+      const expires =
+        p.key_lifespan === 'unlimited' ? null : new Date(at.getTime() + p.key_lifespan * 1000).toISOString();
       await store.db
         .insertInto('pairing_keys')
         .values({
@@ -317,7 +335,8 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
         const next = { ...prev, ...req.body, href: '/orgs/1/settings/workloads' };
         for (const field of ['workload_disconnected_timeout_seconds', 'workload_goodbye_timeout_seconds'] as const)
           for (const [i, v] of (req.body[field] ?? []).entries())
-            if (v.value !== -1 && v.value < 300) throw invalid(`${field}[${i}].value`, 'must be -1 (never) or at least 300');
+            if (v.value !== -1 && v.value < 300)
+              throw invalid(`${field}[${i}].value`, 'must be -1 (never) or at least 300');
         await s.updateDoc('settings', 'workloads', next);
       });
       return reply.status(204).send();

@@ -23,7 +23,16 @@ import {
 import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } from '../../api/policy-objects.js';
 import type { Store } from '../../store/store.js';
 import { byPrincipal, recordEvent } from '../events.js';
-import { checkOrg, labelSummary, matchesText, MaxResults, ORG_PATH, OrgIdParams, OrgParams, sendCollection } from './common.js';
+import {
+  checkOrg,
+  labelSummary,
+  matchesText,
+  MaxResults,
+  ORG_PATH,
+  OrgIdParams,
+  OrgParams,
+  sendCollection,
+} from './common.js';
 
 const ClusterWrite = strictObject({
   ...readOnlyFields,
@@ -228,7 +237,13 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
           token_hash: createHash('sha256').update(token).digest('hex'),
         });
         const pid = randomUUID();
-        const profile = await buildProfile(s, `${cluster.href}/container_workload_profiles/${pid}`, {}, undefined, undefined);
+        const profile = await buildProfile(
+          s,
+          `${cluster.href}/container_workload_profiles/${pid}`,
+          {},
+          undefined,
+          undefined,
+        );
         profile.name = 'Default Profile';
         await s.insertDoc('container_workload_profiles', pid, profile, { cluster_id: id, namespace: null });
       });
@@ -242,10 +257,14 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Params: Static<typeof OrgIdParams> }>(`${base}/:id`, { schema: { params: OrgIdParams, tags } }, async (req) => {
-    checkOrg(req.params.org);
-    return getCluster(store, req.params.id);
-  });
+  app.get<{ Params: Static<typeof OrgIdParams> }>(
+    `${base}/:id`,
+    { schema: { params: OrgIdParams, tags } },
+    async (req) => {
+      checkOrg(req.params.org);
+      return getCluster(store, req.params.id);
+    },
+  );
 
   const ClusterPatch = partialOf(ClusterWrite);
   app.put<{ Params: Static<typeof OrgIdParams>; Body: Static<typeof ClusterPatch> }>(
@@ -314,14 +333,16 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       checkOrg(req.params.org);
       const namespace = req.body.namespace ?? req.body.name ?? null;
-      if (namespace === null) throw invalid('namespace', 'name the namespace (`namespace`, or `name` when no namespace is given)');
+      if (namespace === null)
+        throw invalid('namespace', 'name the namespace (`namespace`, or `name` when no namespace is given)');
       if (!NAMESPACE_PATTERN.test(namespace))
         throw invalid(req.body.namespace ? 'namespace' : 'name', `"${namespace}" is not a Kubernetes namespace name`);
       const profile = await store.tx(async (s) => {
         const cluster = await getCluster(s, req.params.id);
         const existing = await profilesOf(s, req.params.id);
         const clash = existing.find((r) => r.p.namespace === namespace);
-        if (clash) throw new BulkheadError('BH_ERR_API_CONFLICT', `namespace: ${namespace} already has profile ${clash.p.href}`);
+        if (clash)
+          throw new BulkheadError('BH_ERR_API_CONFLICT', `namespace: ${namespace} already has profile ${clash.p.href}`);
         const defaults = existing.find((r) => r.p.namespace === null)?.p;
         const pid = randomUUID();
         const p = await buildProfile(
@@ -344,7 +365,10 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       checkOrg(req.params.org);
       const found = (await profilesOf(store, req.params.id)).find((r) => r.id === req.params.pid);
-      if (!found) throw notFound(`profile /orgs/1/container_clusters/${req.params.id}/container_workload_profiles/${req.params.pid}`);
+      if (!found)
+        throw notFound(
+          `profile /orgs/1/container_clusters/${req.params.id}/container_workload_profiles/${req.params.pid}`,
+        );
       return found.p;
     },
   );

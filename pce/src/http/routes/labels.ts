@@ -65,7 +65,10 @@ export async function labelRoutes(app: FastifyInstance): Promise<void> {
       checkOrg(req.params.org);
       const { key, value } = req.body;
       if (!(await keyDefined(key)))
-        throw invalid('key', `label key "${key}" is not defined; define it with POST /orgs/1/label_dimensions or use role, app, env or loc`);
+        throw invalid(
+          'key',
+          `label key "${key}" is not defined; define it with POST /orgs/1/label_dimensions or use role, app, env or loc`,
+        );
       const label = await store.tx(async (s) => {
         if (await s.findLabel(key, value))
           throw new BulkheadError('BH_ERR_API_CONFLICT', `value: a label ${key}=${value} already exists`);
@@ -211,7 +214,8 @@ export async function labelRoutes(app: FastifyInstance): Promise<void> {
       await store.tx(async (s) => {
         const dim = await s.getDoc<LabelDimension>('label_dimensions', req.params.id);
         if (!dim) throw notFound(`label dimension /orgs/1/label_dimensions/${req.params.id}`);
-        if (req.body.key !== undefined && req.body.key !== dim.key) throw invalid('key', 'a label key cannot be renamed');
+        if (req.body.key !== undefined && req.body.key !== dim.key)
+          throw invalid('key', 'a label key cannot be renamed');
         await s.updateDoc('label_dimensions', req.params.id, {
           ...dim,
           display_name: req.body.display_name ?? dim.display_name,
@@ -231,12 +235,16 @@ export async function labelRoutes(app: FastifyInstance): Promise<void> {
       await store.tx(async (s) => {
         const dim = await s.getDoc<LabelDimension>('label_dimensions', req.params.id);
         if (!dim) throw notFound(`label dimension /orgs/1/label_dimensions/${req.params.id}`);
-        if (['role', 'app', 'env', 'loc'].includes(dim.key)) throw invalid('key', `${dim.key} is built in and cannot be deleted`);
+        if (['role', 'app', 'env', 'loc'].includes(dim.key))
+          throw invalid('key', `${dim.key} is built in and cannot be deleted`);
         const used = (await s.listDocs<Label>('labels')).filter((l) => l.key === dim.key);
         if (used.length > 0)
           throw new BulkheadError(
             'BH_ERR_API_IN_USE',
-            `label key ${dim.key} has ${used.length} label(s): ${used.slice(0, 10).map((l) => l.href).join(', ')}; delete them first`,
+            `label key ${dim.key} has ${used.length} label(s): ${used
+              .slice(0, 10)
+              .map((l) => l.href)
+              .join(', ')}; delete them first`,
           );
         await s.deleteDoc('label_dimensions', req.params.id);
       });

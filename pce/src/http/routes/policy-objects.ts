@@ -279,13 +279,17 @@ export async function policyObjectRoutes(app: FastifyInstance): Promise<void> {
       },
     );
 
-    app.get<{ Params: Static<typeof RuleParams> }>(`${base}/:rid`, { schema: { params: RuleParams, tags } }, async (req) => {
-      checkOrg(req.params.org);
-      const rs = await loadRuleSet(store, req.params.pv, req.params.id);
-      const rule = rulesOf(rs).find((r) => r.href.endsWith(`/${rk.path}/${req.params.rid}`));
-      if (!rule) throw notFound(`${rk.noun} ${rs.href}/${rk.path}/${req.params.rid}`);
-      return rule;
-    });
+    app.get<{ Params: Static<typeof RuleParams> }>(
+      `${base}/:rid`,
+      { schema: { params: RuleParams, tags } },
+      async (req) => {
+        checkOrg(req.params.org);
+        const rs = await loadRuleSet(store, req.params.pv, req.params.id);
+        const rule = rulesOf(rs).find((r) => r.href.endsWith(`/${rk.path}/${req.params.rid}`));
+        if (!rule) throw notFound(`${rk.noun} ${rs.href}/${rk.path}/${req.params.rid}`);
+        return rule;
+      },
+    );
 
     app.post<{ Params: Static<typeof PvIdParams>; Body: Record<string, unknown> }>(
       base,

@@ -21,6 +21,7 @@ import {
 import { planProvision, pendingChanges, type Change, type VersionContent } from '../../domain/provision.js';
 import { byPrincipal, recordEvent } from '../events.js';
 import type { CheckActor } from '../policy-engine.js';
+import type { Store } from '../../store/store.js';
 import { checkOrg, MaxResults, ORG_PATH, OrgParams, sendCollection } from './common.js';
 
 const RevertRequest = strictObject({ change_subset: Type.Optional(ProvisionRequest.properties.change_subset) });
@@ -41,7 +42,9 @@ const PolicyCheckRequest = strictObject({
   }),
 });
 
-function pendingBody(changes: Change[]): Record<ProvisionableKind, { href: string; name: string; update_type: string }[]> {
+function pendingBody(
+  changes: Change[],
+): Record<ProvisionableKind, { href: string; name: string; update_type: string }[]> {
   const out = {} as Record<ProvisionableKind, { href: string; name: string; update_type: string }[]>;
   for (const kind of PROVISIONABLE_KINDS) out[kind] = [];
   for (const c of changes) out[c.kind].push({ href: c.href, name: c.name, update_type: c.update_type });
@@ -51,11 +54,14 @@ function pendingBody(changes: Change[]): Record<ProvisionableKind, { href: strin
 export async function secPolicyRoutes(app: FastifyInstance): Promise<void> {
   const { store, engine } = app;
 
-  const draftAndActive = async (): Promise<{ draft: VersionContent; active: VersionContent; version: number }> => {
-    const version = await store.activeVersion();
+  /** Inside a transaction, pass its store: the root store would wait for the transaction forever. */
+  const draftAndActive = async (
+    s: Store,
+  ): Promise<{ draft: VersionContent; active: VersionContent; version: number }> => {
+    const version = await s.activeVersion();
     return {
-      draft: await engine.loadContent(0),
-      active: await engine.loadContent(version > 0 ? version : -1),
+      draft: await engine.loadContent(0, s),
+      active: await engine.loadContent(version > 0 ? version : -1, s),
       version,
     };
   };
@@ -65,7 +71,7 @@ export async function secPolicyRoutes(app: FastifyInstance): Promise<void> {
     { schema: { params: OrgParams, tags: ['sec_policy'] } },
     async (req) => {
       checkOrg(req.params.org);
-      const { draft, active } = await draftAndActive();
+      const { draft, active } = await draftAndActive(store);
       return pendingBody(pendingChanges(draft, active));
     },
   );
@@ -77,7 +83,7 @@ export async function secPolicyRoutes(app: FastifyInstance): Promise<void> {
       checkOrg(req.params.org);
       const before = await engine.compiler('active');
       const result = await store.tx(async (s) => {
-        const { draft, active, version } = await draftAndActive();
+        const { draft, active, version } = await draftAndActive(s);
         const { changes, next } = planProvision(draft, active, req.body.change_subset);
         const newVersion = version + 1;
         await s.copyVersion(version > 0 ? version : -1, newVersion);
@@ -156,7 +162,7 @@ export async function secPolicyRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       checkOrg(req.params.org);
       const reverted = await store.tx(async (s) => {
-        const { draft, active } = await draftAndActive();
+        const { draft, active } = await draftAndActive(s);
         let changes = pendingChanges(draft, active);
         const subset = req.body.change_subset as Record<string, { href: string }[] | undefined> | undefined;
         if (subset) {

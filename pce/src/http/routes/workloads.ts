@@ -125,7 +125,10 @@ async function buildWorkload(
         throw invalid(f(`labels[${i}].href`), `label ${ref.href} does not exist`);
       });
       if (keys.has(l.key))
-        throw invalid(f(`labels[${i}]`), `a workload has at most one label per key; ${l.key} is already ${keys.get(l.key)}`);
+        throw invalid(
+          f(`labels[${i}]`),
+          `a workload has at most one label per key; ${l.key} is already ${keys.get(l.key)}`,
+        );
       keys.set(l.key, l.value);
       labels.push(l);
     }
@@ -223,12 +226,16 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.get<{ Params: Static<typeof OrgIdParams> }>(`${base}/:id`, { schema: { params: OrgIdParams, tags } }, async (req) => {
-    checkOrg(req.params.org);
-    const w = await store.getDoc<Workload>('workloads', req.params.id);
-    if (!w) throw notFound(`workload /orgs/1/workloads/${req.params.id}`);
-    return w;
-  });
+  app.get<{ Params: Static<typeof OrgIdParams> }>(
+    `${base}/:id`,
+    { schema: { params: OrgIdParams, tags } },
+    async (req) => {
+      checkOrg(req.params.org);
+      const w = await store.getDoc<Workload>('workloads', req.params.id);
+      if (!w) throw notFound(`workload /orgs/1/workloads/${req.params.id}`);
+      return w;
+    },
+  );
 
   const Patch = partialOf(WorkloadWrite);
   app.put<{ Params: Static<typeof OrgIdParams>; Body: Static<typeof Patch> }>(
@@ -239,7 +246,11 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
       await store.tx(async (s) => {
         const prev = await s.getDoc<Workload>('workloads', req.params.id);
         if (!prev) throw notFound(`workload /orgs/1/workloads/${req.params.id}`);
-        await s.updateDoc('workloads', req.params.id, await buildWorkload(s, req.params.id, req.body, prev, req.principal!.userHref));
+        await s.updateDoc(
+          'workloads',
+          req.params.id,
+          await buildWorkload(s, req.params.id, req.body, prev, req.principal!.userHref),
+        );
       });
       return reply.status(204).send();
     },
@@ -250,7 +261,10 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
     const prev = await s.getDoc<Workload>('workloads', id);
     if (!prev) throw notFound(`workload ${href}`);
     if (prev.managed)
-      throw invalid('href', `${href} is a node with a C-VEN; unpair the agent (bulkhead cven unpair) instead of deleting it`);
+      throw invalid(
+        'href',
+        `${href} is a node with a C-VEN; unpair the agent (bulkhead cven unpair) instead of deleting it`,
+      );
     await refuseIfReferenced(s, href, 'workload');
     await s.deleteDoc('workloads', id);
   };
@@ -298,7 +312,11 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
           await store.tx(async (s) => {
             const prev = await s.getDoc<Workload>('workloads', id);
             if (!prev) throw notFound(`[${i}].href: workload ${item.href}`);
-            await s.updateDoc('workloads', id, await buildWorkload(s, id, item, prev, req.principal!.userHref, `[${i}]`));
+            await s.updateDoc(
+              'workloads',
+              id,
+              await buildWorkload(s, id, item, prev, req.principal!.userHref, `[${i}]`),
+            );
           });
           results.push({ href: item.href, status: 'updated', errors: [] });
         } catch (e) {
@@ -339,7 +357,9 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       checkOrg(req.params.org);
       const items = (await store.listDocs<Workload & { namespace: string }>('container_workloads')).filter(
-        (w) => matchesText(w.name, req.query.name) && (req.query.namespace === undefined || w.namespace === req.query.namespace),
+        (w) =>
+          matchesText(w.name, req.query.name) &&
+          (req.query.namespace === undefined || w.namespace === req.query.namespace),
       );
       return sendCollection(reply, items, req.query.max_results);
     },
