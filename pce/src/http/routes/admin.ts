@@ -18,7 +18,7 @@ import type { Store } from '../../store/store.js';
 import { byPrincipal, recordEvent, type PceEvent } from '../events.js';
 import {
   checkOrg,
-  labelSummary,
+  resolveLabelRefs,
   matchesText,
   MaxResults,
   ORG_PATH,
@@ -69,19 +69,7 @@ async function buildPairingProfile(
   w: Partial<PairingProfileWrite>,
   prev: PairingProfile | undefined,
 ): Promise<PairingProfile> {
-  let labels = prev?.labels ?? [];
-  if (w.labels) {
-    labels = [];
-    const keys = new Set<string>();
-    for (const [i, ref] of w.labels.entries()) {
-      const l = await labelSummary(store, ref.href).catch(() => {
-        throw invalid(`labels[${i}].href`, `label ${ref.href} does not exist`);
-      });
-      if (keys.has(l.key)) throw invalid(`labels[${i}]`, `a second label with key ${l.key}: one per key`);
-      keys.add(l.key);
-      labels.push(l);
-    }
-  }
+  const labels = w.labels ? await resolveLabelRefs(store, w.labels, 'labels') : (prev?.labels ?? []);
   const at = new Date().toISOString();
   return {
     href,

@@ -72,6 +72,27 @@ export async function labelSummary(store: Store, href: string): Promise<LabelSum
   return { href: l.href, key: l.key, value: l.value };
 }
 
+/**
+ * Resolve a list of label references: each must exist, and there is at most
+ * one label per key. `field` is the list's path (`labels`, `[2].labels`).
+ *
+ * @throws BulkheadError BH_ERR_API_VALIDATION naming the offending item.
+ */
+export async function resolveLabelRefs(store: Store, refs: { href: string }[], field: string): Promise<LabelSummary[]> {
+  const byKey = new Map<string, string>();
+  const out: LabelSummary[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const l = await labelSummary(store, ref.href).catch(() => {
+      throw invalid(`${field}[${i}].href`, `label ${ref.href} does not exist`);
+    });
+    if (byKey.has(l.key))
+      throw invalid(`${field}[${i}]`, `at most one label per key; ${l.key} is already ${byKey.get(l.key)}`);
+    byKey.set(l.key, l.value);
+    out.push(l);
+  }
+  return out;
+}
+
 /** References are checked against the draft (what is being edited) and the inventory. */
 export function lookupFor(store: Store): Lookup {
   return {

@@ -14,13 +14,13 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { BulkheadError, invalid, notFound } from '../../api/errors.js';
 import { EnforcementModeSchema, VisibilityLevelSchema } from '../../api/inventory-objects.js';
-import { HrefRef, readOnlyFields, strictObject, partialOf, type LabelSummary } from '../../api/policy-objects.js';
+import { HrefRef, readOnlyFields, strictObject, partialOf } from '../../api/policy-objects.js';
 import { parseAddress } from '../../domain/address.js';
 import type { WorkloadDoc } from '../policy-engine.js';
 import type { Store } from '../../store/store.js';
 import {
   checkOrg,
-  labelSummary,
+  resolveLabelRefs,
   matchesText,
   MaxResults,
   ORG_PATH,
@@ -116,23 +116,7 @@ async function buildWorkload(
     throw invalid(f('interfaces'), 'interfaces and hostname of a node are reported by its C-VEN, not set by hand');
   if (w.managed === true && !prev?.managed)
     throw invalid(f('managed'), 'a workload becomes managed by pairing a C-VEN, not through the API');
-  let labels: LabelSummary[] = prev?.labels ?? [];
-  if (w.labels) {
-    labels = [];
-    const keys = new Map<string, string>();
-    for (const [i, ref] of w.labels.entries()) {
-      const l = await labelSummary(store, ref.href).catch(() => {
-        throw invalid(f(`labels[${i}].href`), `label ${ref.href} does not exist`);
-      });
-      if (keys.has(l.key))
-        throw invalid(
-          f(`labels[${i}]`),
-          `a workload has at most one label per key; ${l.key} is already ${keys.get(l.key)}`,
-        );
-      keys.set(l.key, l.value);
-      labels.push(l);
-    }
-  }
+  const labels = w.labels ? await resolveLabelRefs(store, w.labels, f('labels')) : (prev?.labels ?? []);
   const interfaces = w.interfaces ?? prev?.interfaces ?? [];
   interfaces.forEach((i, n) => {
     if (!parseAddress(i.address, false))
