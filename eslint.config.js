@@ -51,4 +51,23 @@ export default tseslint.config(
       'parts talk only through @bulkhead/pce/api',
     ),
   },
+  {
+    // STYLE.md: cven/src/probe/ffi.ts is the only file that loads the C helper (koffi).
+    files: ['cven/src/**/*.ts'],
+    ignores: ['cven/src/probe/ffi.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@bulkhead/pce/src/*', '../../pce/*', '@bulkhead/*/src/*'],
+              message: 'parts talk only through @bulkhead/pce/api',
+            },
+            { group: ['koffi', 'koffi/*'], message: 'only cven/src/probe/ffi.ts may load koffi (STYLE.md)' },
+          ],
+        },
+      ],
+    },
+  },
 );

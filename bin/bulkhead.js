@@ -19,6 +19,7 @@ const PARTS = [
   ['cven', '@bulkhead/cven/cli'],
   ['kubelink', '@bulkhead/kubelink/cli'],
   ['desktop', '@bulkhead/desktop/cli'],
+  ['lab', '@bulkhead/lab/cli'],
 ];
 
 async function main() {

@@ -3,10 +3,12 @@
 
 /**
  * @module
- * The `bulkhead cven ...` subcommands. None yet: this part is planned
- * (see the open issues); the dispatcher mounts what this module exports.
+ * The subcommands the C-VEN part adds to `bulkhead`: `probe` (watch one
+ * interface's flows). The dispatcher (bin/bulkhead.js) mounts what this
+ * module exports; exit codes are its: 0 done, 1 failed, 2 bad usage.
  */
 import type { Command } from 'commander';
+import { probeCommand } from './probe/command.js';
 
 /** Subcommands this part adds to `bulkhead`. */
-export const commands: Command[] = [];
+export const commands: Command[] = [probeCommand()];

@@ -26,6 +26,25 @@ export const DEBIAN_PACKAGES = {
   // Acceptance checks and the README's examples drive the API with these.
   curl: 'API examples and checks',
   jq: 'API examples and checks',
+  // The eBPF flow probe (bpf/, `make -C bpf`): compiler, libbpf, vmlinux.h and skeleton generation.
+  clang: 'bpf: compiles the probe (-target bpf)',
+  llvm: 'bpf: BPF toolchain (llvm-objdump to inspect)',
+  'libbpf-dev': 'bpf: libbulkhead links libbpf',
+  bpftool: 'bpf: vmlinux.h, static link, skeleton',
+  'pkg-config': 'bpf: finds libbpf',
+  // The probe's privileged tests and benchmark: nftables drops, iperf3 throughput.
+  nftables: 'probe tests: nft drops',
+  iperf3: 'probe benchmark',
+  // The lab (tests/lab): nodes are network namespaces with their own containerd (nftables above: pod egress SNAT).
+  containerd: 'lab nodes: the container runtime answering CRI',
+  runc: 'lab nodes: the OCI runtime containerd starts pods with',
+  'containernetworking-plugins': 'lab nodes: CNI bridge, host-local and portmap plugins',
+  iptables: 'lab nodes: the CNI portmap plugin calls it',
+  'busybox-static': 'lab image: the only container image (no registry here)',
+  iproute2: 'lab: namespaces, veths, bridges, routes',
+  'dnsmasq-base': "lab: the outside world's DNS server",
+  openssl: "lab: the API server's CA and certificate",
+  'util-linux': 'lab: nsenter, setsid',
 };
 
 /** Print a step heading so long work shows progress. */
@@ -85,6 +104,8 @@ export function build() {
   ensureNpmPackages();
   step('compiling TypeScript (tsc -b, incremental)');
   run('npx', ['--no-install', 'tsc', '-b']);
+  step('building the eBPF probe and libbulkhead (make -C bpf, incremental)');
+  run('make', ['-C', 'bpf', '--no-print-directory']);
   copyAssets();
 }
 

@@ -47,6 +47,10 @@ describe('compareHrefs', () => {
     ['a prefix sorts first', '/orgs/1/rules', '/orgs/1/rules/1', -1],
     ['big numbers beyond 2^53 still compare', '/x/90071992547409930', '/x/90071992547409931', -1],
     ['uuids compare as text', '/cw/0a1b', '/cw/0a1c', -1],
+    ['digits before letters in a text segment', '/cw/9a', '/cw/a9', -1],
+    ['a number against a text segment by code unit', '/x/10', '/x/9a', -1],
+    ['numerically equal, leading zeros sort by text', '/x/01', '/x/1', -1],
+    ['an empty last segment sorts after none', '/x', '/x/', -1],
   ])('%s', (_name, a, b, sign) => {
     expect(Math.sign(compareHrefs(a, b))).toBe(sign);
     expect(Math.sign(compareHrefs(b, a))).toBe(sign === 0 ? 0 : -sign);

@@ -236,6 +236,14 @@ export function verdictOf(
  * Decision: `blocked` if an end blocks; otherwise `allowed` when the verdict
  * is `allow`, else `potentially_blocked`. (`unknown` is for callers that do
  * not know an end's state; it never comes from here.)
+ *
+ * @example
+ * const { decision, rules } = decideFlow({
+ *   consumer: { peer: { href: pod.href, ip: '10.0.0.1' }, mode: 'full', policy: podPolicy },
+ *   provider: { peer: { ip: '203.0.113.9' }, mode: 'unmanaged' },
+ *   sets: nodePolicy.sets,
+ *   service: { proto: 6, port: 443 },
+ * });
  */
 export function decideFlow(args: {
   consumer: FlowEnd;
@@ -259,7 +267,12 @@ export function decideFlow(args: {
   return { verdict, rules: rule === null ? [] : [rule], decision, blocked_by };
 }
 
-/** The more restrictive of two decisions: blocked > unknown > potentially_blocked > allowed. */
+/**
+ * The more restrictive of two decisions (the two ends' reports of one flow):
+ * blocked > unknown > potentially_blocked > allowed.
+ *
+ * @example mostRestrictive('allowed', 'potentially_blocked') // 'potentially_blocked'
+ */
 export function mostRestrictive(a: PolicyDecision, b: PolicyDecision): PolicyDecision {
   return DECISION_SEVERITY[b] > DECISION_SEVERITY[a] ? b : a;
 }

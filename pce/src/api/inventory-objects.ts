@@ -12,6 +12,7 @@
  * These objects take effect at once (never provisioned: POLICY.md).
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { LabelSummary } from './policy-objects.js';
 
 /** Enforcement modes (DESIGN.md "Enforcement modes"; POLICY.md "Deciding a flow"). */
 export const ENFORCEMENT_MODES = ['idle', 'visibility_only', 'selective', 'full'] as const;
@@ -29,3 +30,42 @@ export const VISIBILITY_LEVELS = [
 export type VisibilityLevel = (typeof VISIBILITY_LEVELS)[number];
 export const VisibilityLevelSchema = Type.Union(VISIBILITY_LEVELS.map((m) => Type.Literal(m)));
 export type EnforcementModeValue = Static<typeof EnforcementModeSchema>;
+
+/** A container cluster (Illumio §4.3). Its token is shown only in the creation answer. */
+export interface ContainerCluster {
+  href: string;
+  name: string;
+  description: string | null;
+  manager_type: string | null;
+  last_connected: string | null;
+  kubelink_version: string | null;
+  online: boolean;
+  container_runtime: string | null;
+  nodes: { name: string; pod_subnet: string | null; machine_id: string | null }[];
+  pod_networks: string[];
+  service_networks: string[];
+  errors: { token: string; message: string }[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** One label rule of a profile: a fixed assignment, or the labels annotations may pick. */
+export interface ProfileLabel {
+  key: string;
+  assignment?: LabelSummary;
+  restriction?: LabelSummary[];
+}
+
+export interface ContainerWorkloadProfile {
+  href: string;
+  name: string | null;
+  namespace: string | null;
+  description: string | null;
+  managed: boolean;
+  enforcement_mode: EnforcementMode;
+  visibility_level: VisibilityLevel;
+  labels: ProfileLabel[];
+  linked: boolean;
+  created_at: string;
+  updated_at: string;
+}

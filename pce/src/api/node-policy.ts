@@ -67,7 +67,7 @@ export interface WorkloadPolicy {
   href: string;
   kind: 'node' | 'unmanaged' | 'container_workload';
   enforcement_mode: EnforcementMode;
-  /** The workload's own addresses (plain IPv4/IPv6, no prefix), sorted as given by the inventory. */
+  /** The workload's own addresses (plain IPv4/IPv6, no prefix), as the inventory has them, sorted as text. */
   addresses: string[];
   /** Entries for connections this workload accepts (it is the provider). */
   inbound: PolicyEntry[];

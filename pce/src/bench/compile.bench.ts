@@ -38,6 +38,8 @@ const NODES = 100;
 const PODS = 9_900;
 const APPS = 200;
 const RULESETS = 100;
+const APP_RULESETS = 90;
+const STRESS = process.argv.includes('--stress');
 const P = '/orgs/1/sec_policy/active';
 const STAMP = '2024-01-01T00:00:00Z';
 const stamps = { created_at: STAMP, updated_at: STAMP, update_type: null };
@@ -207,8 +209,14 @@ function deny(rs: number, id: number, o: Partial<DenyRule> & Pick<DenyRule, 'pro
   return { ...common, href: `${P}/rule_sets/${rs + 1}/deny_rules/${id}`, override: false, ...o };
 }
 
-const ruleSets: RuleSet[] = [];
-for (let r = 0; r < RULESETS; r += 1) {
+/**
+ * 90 application rulesets (scoped to one or two apps in one environment, or
+ * to label groups) with intra-scope rules, and 10 global rulesets (the rules
+ * every workload gets: container_host probes, DNS, monitoring, boundaries).
+ * `--stress` gives every application ruleset a container_host rule and an
+ * extra-scope `ams` deny too, so each workload gets ~200 entries.
+ */
+function appRuleSet(r: number): [ScopeTerm[][], SecRule[], DenyRule[]] {
   const a = (r * 2) % APPS;
   const e = ENVS[r % 4]!;
   const scopes: ScopeTerm[][] =
@@ -219,24 +227,28 @@ for (let r = 0; r < RULESETS; r += 1) {
         ]
       : r < 80
         ? [
-            [{ label_group: { href: groupHref(nestedAppGroups[r % 10]!) } }],
+            [{ label_group: { href: groupHref(nestedAppGroups[r % 10]!) } }, S(env[e])],
             [{ label_group: { href: groupHref(appGroups[r % 40]!) } }, S(env.prod)],
           ]
-        : r < 95
-          ? [[S(env[e])], [S(locs[r % 5]!)], [S(apps[a]!), { label: { href: env.dev }, exclusion: true }]]
-          : [];
+        : [[S(apps[a]!), { label: { href: env.dev }, exclusion: true }]];
   const ip = r % ipLists.length;
   const rules: SecRule[] = [
     rule(r, 1, { providers: [L(role.api)], consumers: [L(role.web)], ingress_services: [tcp(8080)] }),
     rule(r, 2, { providers: [L(role.db)], consumers: [L(role.api), L(role.worker)], ingress_services: [tcp(5432)] }),
     rule(r, 3, { providers: [L(role.cache)], consumers: [G(frontend)], ingress_services: [tcp(6379)] }),
     rule(r, 4, { providers: [L(role.auth)], consumers: [G(edge), L(role.search, true)], ingress_services: [tcp(443)] }),
-    rule(r, 5, {
-      providers: [{ actors: 'ams' }],
-      consumers: [{ actors: 'container_host' }],
-      ingress_services: [tcp(8080)],
-      unscoped_consumers: true,
-    }),
+    STRESS
+      ? rule(r, 5, {
+          providers: [{ actors: 'ams' }],
+          consumers: [{ actors: 'container_host' }],
+          ingress_services: [tcp(8080)],
+          unscoped_consumers: true,
+        })
+      : rule(r, 5, {
+          providers: [L(role.queue)],
+          consumers: [L(role.worker), L(role.batch)],
+          ingress_services: [tcp(5672)],
+        }),
     rule(r, 6, {
       providers: [L(role.web)],
       consumers: [{ ip_list: { href: ipListHref(ip) } }],
@@ -253,18 +265,87 @@ for (let r = 0; r < RULESETS; r += 1) {
   const denies: DenyRule[] = [
     deny(r, 1, {
       providers: [L(role.db)],
-      consumers: [{ actors: 'ams' }, L(role.api, true)],
+      consumers: [{ actors: 'ams' }, L(role.api, true), L(role.worker, true)],
       ingress_services: [{ href: serviceHref(0) }],
-      unscoped_consumers: true,
+      unscoped_consumers: STRESS,
     }),
     deny(r, 2, {
       providers: [L(role.db), L(role.cache)],
-      consumers: [G(nonprod)],
+      consumers: [L(role.search)],
       ingress_services: [tcp(5432), tcp(6379)],
-      unscoped_consumers: true,
       override: true,
     }),
   ];
+  return [scopes, rules, denies];
+}
+
+function globalRuleSet(r: number): [ScopeTerm[][], SecRule[], DenyRule[]] {
+  const g = r - APP_RULESETS; // 0..9
+  const scopes: ScopeTerm[][] = g % 2 === 0 ? [] : [[S(env[ENVS[g % 4]!])], [S(locs[g % 5]!)]];
+  const ams: Actor = { actors: 'ams' };
+  const rules: SecRule[] = [
+    rule(r, 1, {
+      providers: [ams],
+      consumers: [{ actors: 'container_host' }],
+      ingress_services: [tcp(10250 + g)],
+      unscoped_consumers: true,
+    }),
+    rule(r, 2, {
+      providers: [{ ip_list: { href: ipListHref(g) } }],
+      consumers: [ams],
+      ingress_services: [{ proto: 17, port: 53 }],
+    }),
+    rule(r, 3, {
+      providers: [ams],
+      consumers: [L(role.batch)],
+      ingress_services: [tcp(9100 + g)],
+      unscoped_consumers: true,
+    }),
+    rule(r, 4, { providers: [L(nodeRole)], consumers: [ams], ingress_services: [tcp(6443)], unscoped_consumers: true }),
+    rule(r, 5, {
+      providers: [G(edge)],
+      consumers: [{ ip_list: { href: ipListHref(g + 1) } }],
+      ingress_services: [tcp(443)],
+    }),
+    rule(r, 6, {
+      providers: [{ label_group: { href: groupHref(nestedAppGroups[g]!) } }],
+      consumers: [L(role.search)],
+      ingress_services: [{ href: serviceHref(1 + g) }],
+    }),
+  ];
+  const denies: DenyRule[] = [
+    deny(r, 1, {
+      providers: [L(env.prod)],
+      consumers: [G(nonprod)],
+      ingress_services: [{ href: serviceHref(0) }],
+      override: true,
+      unscoped_consumers: true,
+    }),
+    deny(r, 2, {
+      providers: [L(role.db)],
+      consumers: [ams, L(role.api, true)],
+      ingress_services: [{ proto: -1 }],
+      unscoped_consumers: true,
+    }),
+    deny(r, 3, {
+      providers: [ams],
+      consumers: [{ ip_list: { href: ipListHref(g + 2) } }],
+      ingress_services: [tcp(22)],
+      unscoped_consumers: true,
+    }),
+    deny(r, 4, {
+      providers: [L(role.cache)],
+      consumers: [L(env.test)],
+      ingress_services: [tcp(6379)],
+      unscoped_consumers: true,
+    }),
+  ];
+  return [scopes, rules, denies];
+}
+
+const ruleSets: RuleSet[] = [];
+for (let r = 0; r < RULESETS; r += 1) {
+  const [scopes, rules, denies] = r < APP_RULESETS ? appRuleSet(r) : globalRuleSet(r);
   ruleSets.push({
     href: `${P}/rule_sets/${r + 1}`,
     name: `rs-${r}`,
@@ -302,7 +383,10 @@ const time = <T>(f: () => T): [T, number] => {
 };
 
 const ruleCount = ruleSets.reduce((n, rs) => n + rs.rules.length + rs.deny_rules.length, 0);
-console.log(`input: ${ruleCount} rules in ${ruleSets.length} rulesets, ${workloads.length} workloads (${NODES} nodes)`);
+console.log(
+  `input${STRESS ? ' (--stress)' : ''}: ${ruleCount} rules in ${ruleSets.length} rulesets, ` +
+    `${workloads.length} workloads (${NODES} nodes)`,
+);
 console.log(`cores: ${os.cpus().length} (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.version}`);
 
 const heapBefore = heapMb();

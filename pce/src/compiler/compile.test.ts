@@ -165,6 +165,23 @@ describe('compileAll', () => {
     ]);
   });
 
+  it('gives no entry at all for a rule with an empty side', () => {
+    const p: Partial<PolicyContent> = {
+      rule_sets: [
+        ruleSet(1, {
+          rules: [
+            allowRule(1, { id: 1, providers: [], consumers: [label('web')], services: [tcp(5432)] }),
+            allowRule(1, { id: 2, providers: [label('db')], consumers: [], services: [tcp(5432)] }),
+          ],
+        }),
+      ],
+    };
+    for (const np of compileAll(input(p)).values()) {
+      expect(np.workloads.flatMap((w) => [...w.inbound, ...w.outbound])).toEqual([]);
+      expect(np.sets).toEqual({});
+    }
+  });
+
   it('lists unmanaged workloads in sets but gives them no policy', () => {
     const p: Partial<PolicyContent> = {
       rule_sets: [

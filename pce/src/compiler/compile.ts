@@ -364,7 +364,12 @@ export class PolicyCompiler {
     return sel;
   }
 
-  /** container_host peers at node `host` for rule `r`: the providers it hosts (workloads only, ours). */
+  /**
+   * container_host peers at node `host` for rule `r`: the rule's provider
+   * workloads hosted there (ours: workloads only; the providers' IP lists and
+   * virtual-service addresses are not "the pod the node hosts", so they are
+   * left out, while virtual-service backends hosted there are in).
+   */
   #hostedProvidersOf(r: CompiledRule, host: string): Selector {
     let byHost = this.#hostedProviders.get(r);
     if (!byHost) this.#hostedProviders.set(r, (byHost = new Map()));

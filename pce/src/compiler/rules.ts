@@ -79,6 +79,7 @@ export function expandRules(
       if (rule.enabled === false) continue;
       const action = actionOf(rule, isDeny);
       const providers = resolveSide(ctx, rule.providers, rule.resolve_labels_as?.providers ?? DEFAULT_RESOLVE);
+      if (!providers.hasActors) continue; // an empty list selects nothing (validation refuses it)
       const consumers = resolveSide(ctx, rule.consumers, rule.resolve_labels_as?.consumers ?? DEFAULT_RESOLVE);
       const services = resolveIngressServices(rule.ingress_services ?? [], ctx.services);
       const intra = rule.unscoped_consumers !== true;

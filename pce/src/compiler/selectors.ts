@@ -93,7 +93,10 @@ export function normalizeSpec(s: SelectorSpec): SelectorSpec {
   };
 }
 
-/** Canonical key of a normalized spec: equal selections give equal keys. */
+/**
+ * Canonical key of a normalized spec: equal specs (same terms in any order)
+ * give equal keys, so the same selector always has the same set name.
+ */
 export function canonicalKey(s: SelectorSpec): string {
   return JSON.stringify([
     s.labels,

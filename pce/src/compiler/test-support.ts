@@ -26,7 +26,7 @@ import type {
   Service,
   VirtualService,
 } from '../api/policy-objects.js';
-import type { PolicyCompiler } from './compile.js';
+import { PolicyCompiler } from './compile.js';
 import type { CompileInput, InventoryWorkload } from './input.js';
 
 const P = '/orgs/1/sec_policy/draft';
@@ -314,3 +314,49 @@ export function flowVerdict(
 export const allowed = (rs: number, id: number) => `allow ${P}/rule_sets/${rs}/sec_rules/${id}`;
 export const denied = (rs: number, id: number) => `deny ${P}/rule_sets/${rs}/deny_rules/${id}`;
 export const overridden = (rs: number, id: number) => `override_deny ${P}/rule_sets/${rs}/deny_rules/${id}`;
+
+// ---------------------------------------------------------------- semantics cases
+
+/** Hrefs of the standard inventory's workloads, by initials (web-shop-prod: `wsp`). */
+export const W = {
+  wsp: cw('web-shop-prod'),
+  asp: cw('api-shop-prod'),
+  dsp: cw('db-shop-prod'),
+  wsd: cw('web-shop-dev'),
+  dsd: cw('db-shop-dev'),
+  wbp: cw('web-blog-prod'),
+  dbp: cw('db-blog-prod'),
+  csp: cw('cache-shop-prod'),
+  ext: '/orgs/1/workloads/300',
+} as const;
+
+export const TCP = (port: number): FlowService => ({ proto: 6, port });
+export const UDP = (port: number): FlowService => ({ proto: 17, port });
+export const PG = TCP(5432);
+/** The verdict of `oneRule`'s rule when it allows. */
+export const A = allowed(1, 1);
+
+type RuleSides = Parameters<typeof allowRule>[1];
+
+/** One ruleset (id 1) with one allow rule (id 1): `consumers → providers` on `services` (default TCP 5432). */
+export function oneRule(
+  o: Pick<RuleSides, 'providers' | 'consumers' | 'services' | 'unscoped' | 'resolve'> & { scopes?: ScopeTerm[][] },
+): Partial<PolicyContent> {
+  const rule = allowRule(1, { id: 1, services: [tcp(5432)], ...o });
+  return { rule_sets: [ruleSet(1, { scopes: o.scopes ?? [], rules: [rule] })] };
+}
+
+/** A named policy and the flows to decide under it against the standard inventory. */
+export interface SemanticsCase {
+  name: string;
+  policy: Partial<PolicyContent>;
+  /** [consumer, provider, service, expected `verdict rule`, `no_rule`, or `<inbound> | outbound <outbound>`] */
+  flows: [string, string, FlowService, string][];
+}
+
+/** What `flowVerdict` gives for each flow of the case. */
+export function decideCase(c: SemanticsCase): string[] {
+  const inventory = standardWorkloads();
+  const compiler = new PolicyCompiler(input(c.policy, inventory));
+  return c.flows.map(([from, to, svc]) => flowVerdict(compiler, inventory, from, to, svc));
+}

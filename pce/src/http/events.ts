@@ -37,7 +37,8 @@ export interface EventInput {
 
 /** The `created_by` of an event caused by an API key. */
 export function byPrincipal(p: Principal | null): PceEvent['created_by'] {
-  return p ? { user: { href: p.userHref, username: p.username } } : { system: {} };
+  if (!p) return { system: {} };
+  return p.kind === 'user' ? { user: { href: p.userHref, username: p.username } } : { agent: { href: p.agent.href } };
 }
 
 export async function recordEvent(store: Store, input: EventInput): Promise<PceEvent> {

@@ -10,6 +10,8 @@
  * Owns: the cache of compiled policy (dropped whenever something is written,
  * see `invalidate`), and how a policy_check actor becomes a flow end.
  */
+import { createHash } from 'node:crypto';
+import type { AgentPolicy } from '../api/agent.js';
 import { invalid } from '../api/errors.js';
 import { decideFlow, type FlowEnd, type FlowService } from '../api/evaluate.js';
 import type { EnforcementMode } from '../api/inventory-objects.js';
@@ -69,11 +71,67 @@ export class PolicyEngine {
   #generation = 0;
   #cache = new Map<string, { generation: number; compiler: PolicyCompiler; version: number }>();
 
+  /** Push subscribers (agents' policy streams) by node workload href. */
+  #subscribers = new Map<string, Set<(p: AgentPolicy) => void>>();
+  #pushTimer: NodeJS.Timeout | null = null;
+
   constructor(private readonly store: Store) {}
 
-  /** Something was written: compiled policy must be rebuilt on next use. */
+  /** Something was written: compiled policy must be rebuilt on next use, and pushed if it changed. */
   invalidate(): void {
     this.#generation += 1;
+    if (this.#subscribers.size > 0 && this.#pushTimer === null)
+      // Coalesce a burst of writes into one recompile (10 ms).
+      this.#pushTimer = setTimeout(() => {
+        this.#pushTimer = null;
+        void this.#push();
+      }, 10);
+  }
+
+  /** What a node's C-VEN enforces now, with a content hash as its version. */
+  async agentPolicy(nodeHref: string): Promise<AgentPolicy> {
+    const { compiler, version } = await this.compiler('active');
+    const policy = compiler.nodePolicy(nodeHref) ?? {
+      node: nodeHref,
+      policy_version: version,
+      sets: {},
+      workloads: [],
+    };
+    const hash = createHash('sha256').update(JSON.stringify(policy)).digest('hex').slice(0, 32);
+    return { version: hash, policy_version: version, policy };
+  }
+
+  /** Call `fn` with the node's policy whenever it changes. Returns the unsubscribe function. */
+  subscribe(nodeHref: string, fn: (p: AgentPolicy) => void): () => void {
+    let set = this.#subscribers.get(nodeHref);
+    if (!set) this.#subscribers.set(nodeHref, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.#subscribers.delete(nodeHref);
+    };
+  }
+
+  #lastPushed = new Map<string, string>();
+
+  async #push(): Promise<void> {
+    try {
+      for (const [node, fns] of this.#subscribers) {
+        const p = await this.agentPolicy(node);
+        if (this.#lastPushed.get(node) === p.version) continue;
+        this.#lastPushed.set(node, p.version);
+        for (const fn of fns) fn(p);
+      }
+    } catch {
+      // The store is closing or a compile failed: agents poll and will catch up.
+    }
+  }
+
+  /** Stop pushing (server shutdown). */
+  close(): void {
+    if (this.#pushTimer) clearTimeout(this.#pushTimer);
+    this.#pushTimer = null;
+    this.#subscribers.clear();
   }
 
   /** A version's objects by kind (row version: 0 draft, -1 built-ins only, N). */

@@ -38,7 +38,15 @@ export interface NewApiKey {
   secret: string;
 }
 
-const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+/** SHA-256 of a high-entropy secret, hex. Shared with agents.ts. */
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+/** Constant-time comparison of a secret with a stored hash. */
+export function secretMatches(secret: string, storedHash: string): boolean {
+  const want = Buffer.from(storedHash, 'hex');
+  const got = Buffer.from(hashSecret(secret), 'hex');
+  return want.length === got.length && timingSafeEqual(want, got);
+}
 
 /** The user that owns keys made by the CLI and at first start. */
 export async function ensureOwnerUser(store: Store): Promise<User> {
@@ -101,10 +109,7 @@ export async function verifyApiKey(
     .select(['secret_hash', 'body', 'user_id'])
     .where('auth_username', '=', authUsername)
     .executeTakeFirst();
-  if (!row) return undefined;
-  const want = Buffer.from(row.secret_hash, 'hex');
-  const got = Buffer.from(hashSecret(secret), 'hex');
-  if (want.length !== got.length || !timingSafeEqual(want, got)) return undefined;
+  if (!row || !secretMatches(secret, row.secret_hash)) return undefined;
   return { ...(JSON.parse(row.body) as ApiKeyRecord), user_id: row.user_id };
 }
 

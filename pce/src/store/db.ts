@@ -43,6 +43,8 @@ export interface Database {
   pairing_keys: { id: string; profile_id: string; code_hash: string; body: string; created_at: string };
   events: { id: string; seq: number; event_type: string; body: string; created_at: string };
   settings: DocRow;
+  agents: DocRow & { auth_username: string; secret_hash: string; workload_id: string; cluster_id: string | null };
+  pods: DocRow & { cluster_id: string; node_workload_id: string; namespace: string };
 }
 
 export type Db = Kysely<Database>;

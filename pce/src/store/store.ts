@@ -28,7 +28,8 @@ export type DocTable =
   | 'container_workload_profiles'
   | 'container_workloads'
   | 'pairing_profiles'
-  | 'settings';
+  | 'settings'
+  | 'pods';
 
 /** An object that refers to another (for "cannot delete: in use by ..."). */
 export interface Reference {

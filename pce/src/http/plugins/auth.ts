@@ -16,9 +16,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BulkheadError } from '../../api/errors.js';
 import { verifyApiKey, type ApiKeyRecord, type Role } from '../../store/api-keys.js';
+import { verifyAgent, type AgentRecord } from '../../store/agents.js';
 import { recordEvent } from '../events.js';
 
-export type Access = 'read' | 'policy' | 'admin' | 'owner';
+/** `agent`: only a paired C-VEN, and the route checks it acts for itself. */
+export type Access = 'read' | 'policy' | 'admin' | 'owner' | 'agent';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,12 +32,37 @@ declare module 'fastify' {
   }
 }
 
-export interface Principal {
+export interface UserPrincipal {
+  kind: 'user';
   userHref: string;
   userId: string;
   username: string;
   role: Role;
   key: ApiKeyRecord;
+}
+export interface AgentPrincipal {
+  kind: 'agent';
+  username: string;
+  agent: AgentRecord;
+}
+export type Principal = UserPrincipal | AgentPrincipal;
+
+/** The API-key user of a request on a user route (the auth hook has let only users through). */
+export function userOf(req: FastifyRequest): UserPrincipal {
+  if (req.principal?.kind !== 'user') throw new BulkheadError('BH_ERR_API_FORBIDDEN', 'this route needs an API key');
+  return req.principal;
+}
+
+/** The agent of a request on an agent route, which must be the agent the path names. */
+export function agentOf(req: FastifyRequest, agentId: string): AgentPrincipal {
+  if (req.principal?.kind !== 'agent')
+    throw new BulkheadError('BH_ERR_API_FORBIDDEN', 'this route is for paired agents');
+  if (req.principal.agent.id !== agentId)
+    throw new BulkheadError(
+      'BH_ERR_API_FORBIDDEN',
+      `agent ${req.principal.agent.id} may act only for itself, not agent ${agentId}`,
+    );
+  return req.principal;
 }
 
 const ALLOWED: Record<Access, Role[]> = {
@@ -43,7 +70,11 @@ const ALLOWED: Record<Access, Role[]> = {
   policy: ['owner', 'admin', 'ruleset_manager'],
   admin: ['owner', 'admin'],
   owner: ['owner'],
+  agent: [],
 };
+
+/** User names of agent credentials start with this (store/agents.ts). */
+const AGENT_PREFIX = 'agent_';
 
 /** Parse `Authorization: Basic ...` into user name and secret. */
 export function basicCredentials(header: string | undefined): { user: string; secret: string } | undefined {
@@ -82,15 +113,22 @@ export function installAuth(app: FastifyInstance): void {
       const hit = cache.get(cacheKey);
       if (hit && hit.until > now) principal = hit.principal;
       else {
-        const key = await verifyApiKey(app.store, creds.user, creds.secret);
-        if (key) {
-          principal = {
-            userHref: `/users/${key.user_id}`,
-            userId: key.user_id,
-            username: key.auth_username,
-            role: key.role,
-            key,
-          };
+        if (creds.user.startsWith(AGENT_PREFIX)) {
+          const agent = await verifyAgent(app.store, creds.user, creds.secret);
+          if (agent) principal = { kind: 'agent', username: agent.auth_username, agent };
+        } else {
+          const key = await verifyApiKey(app.store, creds.user, creds.secret);
+          if (key)
+            principal = {
+              kind: 'user',
+              userHref: `/users/${key.user_id}`,
+              userId: key.user_id,
+              username: key.auth_username,
+              role: key.role,
+              key,
+            };
+        }
+        if (principal) {
           if (cache.size > 10_000) cache.clear();
           cache.set(cacheKey, { principal, until: now + CACHE_MS });
         }
@@ -119,6 +157,15 @@ export function installAuth(app: FastifyInstance): void {
     }
     req.principal = principal;
     const access: Access = config.access ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'admin');
+    if (principal.kind === 'agent' || access === 'agent') {
+      if (principal.kind === 'agent' && access === 'agent') return; // the route checks the agent acts for itself
+      throw new BulkheadError(
+        'BH_ERR_API_FORBIDDEN',
+        principal.kind === 'agent'
+          ? `agent credentials may not ${req.method} ${req.routeOptions.url}`
+          : `${req.routeOptions.url} is for paired agents only`,
+      );
+    }
     if (!ALLOWED[access].includes(principal.role))
       throw new BulkheadError(
         'BH_ERR_API_FORBIDDEN',

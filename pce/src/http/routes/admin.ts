@@ -8,13 +8,14 @@
  * `settings/workloads`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { BulkheadError, invalid, notFound } from '../../api/errors.js';
 import { EnforcementModeSchema, VisibilityLevelSchema } from '../../api/inventory-objects.js';
 import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } from '../../api/policy-objects.js';
 import { createApiKey, deleteApiKey, listApiKeys, ROLES, type Role } from '../../store/api-keys.js';
 import type { Store } from '../../store/store.js';
+import { userOf } from '../plugins/auth.js';
 import { byPrincipal, recordEvent, type PceEvent } from '../events.js';
 import {
   checkOrg,
@@ -252,8 +253,8 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   // ---------------------------------------------------------------- API keys
 
   /** A user manages their own keys; only the owner manages another user's. */
-  const checkUser = (req: { principal: { userId: string; role: Role } | null }, uid: string): void => {
-    const p = req.principal!;
+  const checkUser = (req: FastifyRequest, uid: string): void => {
+    const p = userOf(req);
     if (p.userId !== uid && p.role !== 'owner')
       throw new BulkheadError('BH_ERR_API_FORBIDDEN', `only the owner may manage the API keys of user ${uid}`);
   };
@@ -272,9 +273,9 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       checkUser(req, req.params.uid);
       if ((await store.getDoc('users', req.params.uid)) === undefined) throw notFound(`user /users/${req.params.uid}`);
-      const role = req.body.role ?? req.principal!.role;
-      if (RANK[role] < RANK[req.principal!.role])
-        throw new BulkheadError('BH_ERR_API_FORBIDDEN', `a ${req.principal!.role} key cannot make a ${role} key`);
+      const role = req.body.role ?? userOf(req).role;
+      if (RANK[role] < RANK[userOf(req).role])
+        throw new BulkheadError('BH_ERR_API_FORBIDDEN', `a ${userOf(req).role} key cannot make a ${role} key`);
       const { record, secret } = await createApiKey(store, req.params.uid, role, req.body.name, req.body.description);
       await recordEvent(store, {
         event_type: 'api_key.create',

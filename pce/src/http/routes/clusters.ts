@@ -17,11 +17,13 @@ import { BulkheadError, invalid, notFound } from '../../api/errors.js';
 import {
   EnforcementModeSchema,
   VisibilityLevelSchema,
-  type EnforcementMode,
-  type VisibilityLevel,
+  type ContainerCluster,
+  type ContainerWorkloadProfile,
+  type ProfileLabel,
 } from '../../api/inventory-objects.js';
 import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } from '../../api/policy-objects.js';
 import type { Store } from '../../store/store.js';
+import { syncNamespace } from '../container-workloads.js';
 import { byPrincipal, recordEvent } from '../events.js';
 import {
   checkOrg,
@@ -39,23 +41,6 @@ const ClusterWrite = strictObject({
   name: Type.String({ minLength: 1, maxLength: 255 }),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
 });
-
-export interface ContainerCluster {
-  href: string;
-  name: string;
-  description: string | null;
-  manager_type: string | null;
-  last_connected: string | null;
-  kubelink_version: string | null;
-  online: boolean;
-  container_runtime: string | null;
-  nodes: { name: string; pod_subnet: string | null; machine_id: string | null }[];
-  pod_networks: string[];
-  service_networks: string[];
-  errors: { token: string; message: string }[];
-  created_at: string;
-  updated_at: string;
-}
 
 const LabelAssignment = strictObject({
   key: Type.String({ minLength: 1 }),
@@ -76,26 +61,6 @@ const ProfileWrite = strictObject({
   linked: Type.Optional(Type.Boolean()),
 });
 type ProfileWrite = Static<typeof ProfileWrite>;
-
-export interface ProfileLabel {
-  key: string;
-  assignment?: LabelSummary;
-  restriction?: LabelSummary[];
-}
-
-export interface ContainerWorkloadProfile {
-  href: string;
-  name: string | null;
-  namespace: string | null;
-  description: string | null;
-  managed: boolean;
-  enforcement_mode: EnforcementMode;
-  visibility_level: VisibilityLevel;
-  labels: ProfileLabel[];
-  linked: boolean;
-  created_at: string;
-  updated_at: string;
-}
 
 /** Kubernetes namespace names (RFC 1123 label). */
 const NAMESPACE_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -386,6 +351,8 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
           throw invalid('namespace', "a profile's namespace cannot change");
         const p = await buildProfile(s, found.p.href, req.body, found.p, undefined);
         await s.updateDoc('container_workload_profiles', req.params.pid, p);
+        // Its pods' container workloads follow at once (mode, labels, managed or not).
+        if (p.namespace !== null) await syncNamespace(s, req.params.id, p.namespace);
       });
       return reply.status(204).send();
     },

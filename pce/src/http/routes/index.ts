@@ -4,6 +4,7 @@
 /** @module Every route of the PCE's REST API, registered in one place. */
 import type { FastifyInstance } from 'fastify';
 import { adminRoutes } from './admin.js';
+import { agentRoutes } from './agents.js';
 import { clusterRoutes } from './clusters.js';
 import { labelRoutes } from './labels.js';
 import { policyObjectRoutes } from './policy-objects.js';
@@ -17,4 +18,5 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
   await app.register(secPolicyRoutes);
   await app.register(workloadRoutes);
   await app.register(clusterRoutes);
+  await app.register(agentRoutes);
 }

@@ -18,6 +18,7 @@ import {
   type Label,
   type LabelDimension,
 } from '../../api/policy-objects.js';
+import { userOf } from '../plugins/auth.js';
 import { byPrincipal, recordEvent } from '../events.js';
 import {
   checkOrg,
@@ -82,8 +83,8 @@ export async function labelRoutes(app: FastifyInstance): Promise<void> {
           external_data_reference: req.body.external_data_reference ?? null,
           created_at: at,
           updated_at: at,
-          created_by: { href: req.principal!.userHref },
-          updated_by: { href: req.principal!.userHref },
+          created_by: { href: userOf(req).userHref },
+          updated_by: { href: userOf(req).userHref },
         };
         await s.insertDoc('labels', id, created, { key, value });
         return created;
@@ -127,7 +128,7 @@ export async function labelRoutes(app: FastifyInstance): Promise<void> {
               ? req.body.external_data_reference
               : label.external_data_reference,
           updated_at: new Date().toISOString(),
-          updated_by: { href: req.principal!.userHref },
+          updated_by: { href: userOf(req).userHref },
         };
         await s.updateDoc('labels', req.params.id, updated, { value });
       });

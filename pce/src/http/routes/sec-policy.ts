@@ -19,6 +19,7 @@ import {
   type ProvisionableKind,
 } from '../../api/policy-objects.js';
 import { planProvision, pendingChanges, type Change, type VersionContent } from '../../domain/provision.js';
+import { userOf } from '../plugins/auth.js';
 import { byPrincipal, recordEvent } from '../events.js';
 import type { CheckActor } from '../policy-engine.js';
 import type { Store } from '../../store/store.js';
@@ -98,7 +99,7 @@ export async function secPolicyRoutes(app: FastifyInstance): Promise<void> {
           version: newVersion,
           commit_message: req.body.update_description ?? '',
           created_at: new Date().toISOString(),
-          created_by: { href: req.principal!.userHref, name: req.principal!.username },
+          created_by: { href: userOf(req).userHref, name: userOf(req).username },
           workloads_affected: 0,
           object_counts: counts,
         };

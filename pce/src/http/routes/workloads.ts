@@ -18,6 +18,7 @@ import { HrefRef, readOnlyFields, strictObject, partialOf } from '../../api/poli
 import { parseAddress } from '../../domain/address.js';
 import type { WorkloadDoc } from '../policy-engine.js';
 import type { Store } from '../../store/store.js';
+import { userOf } from '../plugins/auth.js';
 import {
   checkOrg,
   resolveLabelRefs,
@@ -204,7 +205,7 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       checkOrg(req.params.org);
       const id = randomUUID();
-      const w = await buildWorkload(store, id, req.body, undefined, req.principal!.userHref);
+      const w = await buildWorkload(store, id, req.body, undefined, userOf(req).userHref);
       await store.insertDoc('workloads', id, w);
       return reply.status(201).send(w);
     },
@@ -233,7 +234,7 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
         await s.updateDoc(
           'workloads',
           req.params.id,
-          await buildWorkload(s, req.params.id, req.body, prev, req.principal!.userHref),
+          await buildWorkload(s, req.params.id, req.body, prev, userOf(req).userHref),
         );
       });
       return reply.status(204).send();
@@ -273,7 +274,7 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
       for (const [i, item] of req.body.entries()) {
         const id = randomUUID();
         try {
-          const w = await buildWorkload(store, id, item, undefined, req.principal!.userHref, `[${i}]`);
+          const w = await buildWorkload(store, id, item, undefined, userOf(req).userHref, `[${i}]`);
           await store.insertDoc('workloads', id, w);
           results.push({ href: w.href, status: 'created', errors: [] });
         } catch (e) {
@@ -296,11 +297,7 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
           await store.tx(async (s) => {
             const prev = await s.getDoc<Workload>('workloads', id);
             if (!prev) throw notFound(`[${i}].href: workload ${item.href}`);
-            await s.updateDoc(
-              'workloads',
-              id,
-              await buildWorkload(s, id, item, prev, req.principal!.userHref, `[${i}]`),
-            );
+            await s.updateDoc('workloads', id, await buildWorkload(s, id, item, prev, userOf(req).userHref, `[${i}]`));
           });
           results.push({ href: item.href, status: 'updated', errors: [] });
         } catch (e) {
