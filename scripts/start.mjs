@@ -1,80 +1,68 @@
 // SPDX-License-Identifier: Apache-2.0
 // `npm start`: build what is missing, then run Bulkhead on the embedded
-// defaults: the PCE on SQLite under .bulkhead/demo/pce. (The lab cluster,
-// agents and traffic join the demo as their issues land.) Ctrl-C stops it.
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+// defaults: a fresh PCE on SQLite, the lab cluster (2 nodes) and a C-VEN on
+// every node. Files under .bulkhead/demo/ (see README). `npm start -- --keep`
+// resumes the previous demo's data. Ctrl-C stops everything and cleans up.
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, ROOT, step } from './lib/setup.mjs';
 
 const DEMO = join(ROOT, '.bulkhead', 'demo');
-const DATA = join(DEMO, 'pce');
-const LISTEN = process.env.BULKHEAD_DEMO_LISTEN ?? '127.0.0.1:8443';
-const URL_ = `https://${LISTEN}`;
+const keep = process.argv.includes('--keep');
+const PORT = Number(process.env.BULKHEAD_DEMO_PORT ?? 8443);
+const NODES = Number(process.env.BULKHEAD_DEMO_NODES ?? 2);
 
-build();
-mkdirSync(DEMO, { recursive: true });
-rmSync(join(DEMO, 'ready'), { force: true });
-step(`starting the PCE on ${URL_} (data in ${DATA})`);
-const pce = spawn(
-  process.execPath,
-  [join(ROOT, 'bin', 'bulkhead.js'), 'pce', 'serve', '--data-dir', DATA, '--listen', LISTEN],
-  {
-    cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  },
-);
-
-function healthy() {
-  return new Promise((resolve) => {
-    let ca;
-    try {
-      ca = readFileSync(join(DATA, 'tls', 'ca.pem'));
-    } catch {
-      return resolve(false);
-    }
-    const req = request(`${URL_}/api/v2/health`, { ca, timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.end();
-  });
+if (process.getuid?.() !== 0) {
+  process.stderr.write('bulkhead: the demo creates network namespaces and nftables tables: run `sudo npm start`\n');
+  process.exit(1);
 }
+build();
+const { startDemo } = await import(join(ROOT, 'tests', 'lab', 'dist', 'demo.js'));
+rmSync(join(DEMO, 'ready'), { force: true });
 
+let demo;
 let stopping = false;
-function stop(code) {
+async function stop(code) {
   if (stopping) return;
   stopping = true;
   rmSync(join(DEMO, 'ready'), { force: true });
-  pce.kill('SIGTERM');
-  pce.once('exit', () => process.exit(code));
-  setTimeout(() => process.exit(code), 10_000).unref();
-}
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
-pce.on('exit', (code) => {
-  if (!stopping) {
-    process.stderr.write(`bulkhead: the PCE exited (code ${code}); see the messages above\n`);
-    rmSync(join(DEMO, 'ready'), { force: true });
-    process.exit(code || 1);
+  step('stopping: agents, lab, PCE');
+  const force = setTimeout(() => process.exit(code || 1), 60_000);
+  force.unref();
+  try {
+    await demo?.stop();
+  } catch (err) {
+    process.stderr.write(`bulkhead: cleanup failed: ${err.message}; run \`bulkhead lab down\`\n`);
   }
-});
-
-for (let i = 0; i < 120 && !(await healthy()); i++) await new Promise((r) => setTimeout(r, 500));
-if (!(await healthy())) {
-  process.stderr.write('bulkhead: the PCE did not answer its health check in 60 s\n');
-  stop(1);
-} else {
-  writeFileSync(join(DEMO, 'pce-url'), `${URL_}\n`);
-  writeFileSync(join(DEMO, 'ready'), `${new Date().toISOString()}\n`);
-  process.stdout.write(
-    `\nBulkhead is running.\n` +
-      `  console/API:   ${URL_}  (the web console arrives with its issue; the REST API is under /api/v2)\n` +
-      `  CA:            ${join(DATA, 'tls', 'ca.pem')}\n` +
-      `  owner API key: ${join(DATA, 'owner-api-key.json')}\n` +
-      `  try:  curl --cacert ${join(DATA, 'tls', 'ca.pem')} -u "$(jq -r '.auth_username+":"+.secret' ${join(DATA, 'owner-api-key.json')})" ${URL_}/api/v2/orgs/1/labels\n` +
-      `Press Ctrl-C to stop.\n`,
-  );
+  process.exit(code);
 }
+// A Ctrl-C reaches this whole process group (the PCE and agents too); the stop order stays ours.
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+try {
+  demo = await startDemo({
+    dir: DEMO,
+    labName: 'lab',
+    nodes: NODES,
+    pcePort: PORT,
+    keep,
+    log: (l) => step(l),
+  });
+} catch (err) {
+  process.stderr.write(`bulkhead: the demo did not start: ${err.message}\n`);
+  await stop(1);
+}
+writeFileSync(join(DEMO, 'pce-url'), `${demo.pceUrl}\n`);
+writeFileSync(join(DEMO, 'ready'), `${new Date().toISOString()}\n`);
+const key = join(demo.dir, 'pce', 'owner-api-key.json');
+process.stdout.write(
+  `\nBulkhead is running: PCE, lab cluster "${demo.lab.name}" (${demo.lab.nodes.length} nodes), a C-VEN on every node.\n` +
+    `  PCE:           ${demo.pceUrl}  (also ${demo.localUrl}; the REST API is under /api/v2)\n` +
+    `  CA:            ${demo.ca}\n` +
+    `  owner API key: ${key}\n` +
+    `  logs:          ${join(demo.dir, 'logs')}\n` +
+    `  try:  curl --cacert ${demo.ca} -u "$(jq -r '.auth_username+":"+.secret' ${key})" ${demo.localUrl}/api/v2/orgs/1/workloads\n` +
+    `        npx bulkhead lab status\n` +
+    `Press Ctrl-C to stop (npm start -- --keep resumes this data).\n`,
+);

@@ -58,6 +58,13 @@ export interface AgentPolicy {
   /** The active policy version it was compiled from (0: nothing provisioned yet). */
   policy_version: number;
   policy: NodePolicy;
+  /**
+   * Every managed namespace of the node's container cluster and its
+   * enforcement mode, keys sorted. A pod the agent sees before its
+   * container workload is in `policy` is held fail-closed when its
+   * namespace is in `full` mode. Absent namespaces are unmanaged.
+   */
+  namespaces: Record<string, Static<typeof EnforcementModeSchema>>;
 }
 
 export const PodReport = strictObject({

@@ -32,6 +32,12 @@ export const ERROR_CODES = {
   BH_ERR_API_INTERNAL: { status: 500, token: 'internal_error', retry: 'transient' },
   BH_ERR_STORE_OPEN: { status: 500, token: 'store_unavailable', retry: 'terminal' },
   BH_ERR_CONFIG: { status: 500, token: 'bad_configuration', retry: 'terminal' },
+  // The C-VEN (never HTTP answers; the status is what it would map to).
+  BH_ERR_NFT_APPLY: { status: 500, token: 'firewall_apply_failed', retry: 'transient' },
+  BH_ERR_NFT_READBACK: { status: 500, token: 'firewall_tampered', retry: 'transient' },
+  BH_ERR_CRI: { status: 503, token: 'container_runtime_unavailable', retry: 'transient' },
+  BH_ERR_AGENT_PAIRING: { status: 401, token: 'pairing_failed', retry: 'terminal' },
+  BH_ERR_AGENT_PCE: { status: 503, token: 'pce_unreachable', retry: 'transient' },
 } as const satisfies Record<string, { status: number; token: string; retry: Retry }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -13,3 +13,4 @@ export * from './inventory-objects.js';
 export * from './node-policy.js';
 export * from './evaluate.js';
 export * from './ip.js';
+export * from './agent.js';

@@ -97,8 +97,30 @@ export class PolicyEngine {
       sets: {},
       workloads: [],
     };
-    const hash = createHash('sha256').update(JSON.stringify(policy)).digest('hex').slice(0, 32);
-    return { version: hash, policy_version: version, policy };
+    const namespaces = await this.namespaceModes(nodeHref);
+    const hash = createHash('sha256').update(JSON.stringify({ policy, namespaces })).digest('hex').slice(0, 32);
+    return { version: hash, policy_version: version, policy, namespaces };
+  }
+
+  /** The enforcement mode of every managed namespace in the node's container cluster, keys sorted. */
+  async namespaceModes(nodeHref: string): Promise<Record<string, EnforcementMode>> {
+    const node = await this.store.getDoc<WorkloadDoc & { container_cluster?: { href: string } | null }>(
+      'workloads',
+      nodeHref.slice(nodeHref.lastIndexOf('/') + 1),
+    );
+    const cluster = node?.container_cluster?.href;
+    if (!cluster) return {};
+    const rows = await this.store.db
+      .selectFrom('container_workload_profiles')
+      .select('body')
+      .where('cluster_id', '=', cluster.slice(cluster.lastIndexOf('/') + 1))
+      .execute();
+    const modes: [string, EnforcementMode][] = [];
+    for (const r of rows) {
+      const p = JSON.parse(r.body) as { namespace: string | null; managed: boolean; enforcement_mode: EnforcementMode };
+      if (p.namespace !== null && p.managed) modes.push([p.namespace, p.enforcement_mode]);
+    }
+    return Object.fromEntries(modes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   /** Call `fn` with the node's policy whenever it changes. Returns the unsubscribe function. */

@@ -4,7 +4,7 @@
 /**
  * @module
  * A CRI (runtime.v1) client over a node's containerd socket: grpc-js with
- * the hand-written subset in `tests/lab/proto/runtime-v1.proto`. Field names
+ * the hand-written subset in `cven/proto/runtime-v1.proto` (the C-VEN's, shared). Field names
  * are proto-loader's camelCase; enums are their names; int64 are numbers.
  * Also `sandboxDetails`, which reads containerd's verbose sandbox info for
  * the pod's IP, network namespace path and pause pid.
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-const PROTO = fileURLToPath(new URL('../../proto/runtime-v1.proto', import.meta.url));
+const PROTO = fileURLToPath(new URL('../../../../cven/proto/runtime-v1.proto', import.meta.url));
 
 export type Labels = Record<string, string>;
 
