@@ -25,6 +25,7 @@ import {
   type AgentPolicy,
   type AgentPodsResult,
   type AgentStatusReport,
+  type ImplicitRule,
   type PodReport,
   type SyncState,
 } from '@bulkhead/pce/api';
@@ -36,7 +37,7 @@ import { Enforcer } from './nft/enforcer.js';
 import type { NftRunner } from './nft/runner.js';
 import { StateDir, type SavedCredentials } from './pairing/state.js';
 import { PceClient } from './pce/client.js';
-import { desiredTables, type NodeImplicit } from './policy/desired.js';
+import { desiredTables, implicitNodeRules, type NodeImplicit } from './policy/desired.js';
 import type { CvenSettings } from './settings.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -120,6 +121,8 @@ export class Agent {
   #implicit: NodeImplicit = { pce: { addresses: [], port: 443 }, dns: [] };
   /** Pods whose real table is applied (uid → true), for the enforcement latency. */
   #enforced = new Map<string, 'pending' | 'enforced'>();
+  /** Pods already there when this process first listed the runtime: no enforcement latency for them. */
+  #preexisting: Set<string> | null = null;
   #pendingEvents: {
     event_type: 'agent.tampering' | 'agent.firewall_error';
     severity: 'warning' | 'err';
@@ -172,6 +175,7 @@ export class Agent {
       try {
         this.#pods = await this.cri.listPods();
         this.#podsSignature = this.#signature(this.#pods);
+        this.#preexisting = new Set(this.#pods.map((p) => p.uid));
       } catch (err) {
         this.log.warn('runtime not answering yet; re-applying the saved policy to the node only', {
           error: (err as Error).message,
@@ -293,6 +297,7 @@ export class Agent {
       try {
         const pods = await this.cri.listPods();
         backoff.reset();
+        this.#preexisting ??= new Set(pods.map((p) => p.uid));
         const sig = this.#signature(pods);
         if (sig !== this.#podsSignature) {
           this.#pods = pods;
@@ -453,7 +458,7 @@ export class Agent {
     const byUid = new Map(pods.map((x) => [x.uid, x]));
     for (const t of r.written) {
       const pod = byUid.get(t.key);
-      if (!pod) continue;
+      if (!pod || this.#preexisting?.has(pod.uid) !== false) continue;
       const state = t.workload === null ? 'pending' : 'enforced';
       const prev = this.#enforced.get(pod.uid);
       if (prev === 'enforced' || prev === state) continue;
@@ -481,6 +486,7 @@ export class Agent {
         interfaces: nodeInterfaces(),
         agent_version: AGENT_VERSION,
         firewall_rule_count: this.enforcer.ruleCount,
+        implicit_rules: this.#implicitReport(),
       };
       try {
         await this.pce.request('PUT', this.pce.agentPath('/status'), report);
@@ -497,6 +503,24 @@ export class Agent {
       // Coalesce a burst of wake-ups (several applies in a row) into one report.
       if (!this.#stopped) await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** The node table's implicit rules as the PCE lists them (render.ts writes the same, plus these). */
+  #implicitReport(): ImplicitRule[] {
+    const fixed: ImplicitRule[] = [
+      { direction: 'both', description: 'implicit: replies and related traffic (established, related)' },
+      { direction: 'both', description: 'implicit: loopback' },
+      { direction: 'both', description: 'implicit: IPv6 neighbour discovery', proto: 58 },
+    ];
+    return [
+      ...fixed,
+      ...implicitNodeRules(this.#implicit).map((r) => ({
+        direction: 'outbound' as const,
+        description: r.comment,
+        ...(r.peer && 'addresses' in r.peer ? { addresses: r.peer.addresses } : {}),
+        ...(r.service ? { proto: r.service.proto, ...(r.service.port ? { port: r.service.port } : {}) } : {}),
+      })),
+    ];
   }
 
   async #tamperLoop(): Promise<void> {

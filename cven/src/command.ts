@@ -19,9 +19,10 @@ import { StateDir } from './pairing/state.js';
 import { PceClient } from './pce/client.js';
 import { CVEN_SETTINGS, parseHostPort, resolveSettings, type CvenSettings } from './settings.js';
 
+/** A failure for the dispatcher: exit 2 for bad settings (BH_ERR_CONFIG), 1 otherwise. */
 function fatal(err: unknown): Error {
   const msg = err instanceof Error ? err.message : String(err);
-  return Object.assign(new Error(msg), { exitCode: 1 });
+  return Object.assign(new Error(msg), { exitCode: (err as BulkheadError)?.code === 'BH_ERR_CONFIG' ? 2 : 1 });
 }
 
 function withSettings(cmd: Command, only?: string[]): Command {
@@ -87,7 +88,7 @@ async function run(opts: Record<string, unknown>): Promise<void> {
 
 async function unpair(opts: Record<string, unknown>): Promise<void> {
   // Unpairing needs neither an activation code nor the cluster's id: the saved credentials say who we are.
-  const settings = settingsOf({ activationCode: '-', clusterId: '-', nodeName: '-', ...opts });
+  const settings = settingsOf({ pce: '-', activationCode: '-', clusterId: '-', nodeName: '-', ...opts });
   needRoot('cven unpair');
   const state = new StateDir(settings['state-dir']);
   const creds = state.loadCredentials();

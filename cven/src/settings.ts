@@ -36,9 +36,14 @@ const setting = <F extends string>(
 export const CVEN_SETTINGS = [
   setting('pce', "the PCE's URL, https://HOST:PORT"),
   setting('ca', "the PCE's CA certificate (PEM file)"),
-  setting('activation-code', 'pairing key from a pairing profile (used once; credentials are kept in the state dir)', {
-    secret: true,
-  }),
+  setting(
+    'activation-code',
+    'pairing key from a pairing profile (needed until paired; credentials are kept in the state dir)',
+    {
+      secret: true,
+      required: false,
+    },
+  ),
   setting('cluster-id', "the container cluster's id (last segment of its href)"),
   setting('node-name', "this node's name (Kubernetes node name)"),
   setting('cri-socket', "the container runtime's CRI endpoint", { default: 'unix:///run/containerd/containerd.sock' }),

@@ -24,7 +24,7 @@ import {
   sleep,
   tcpConnect,
   tcpFrom,
-} from './support.js';
+} from '../lab/src/demo-support.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -270,6 +270,25 @@ describe.skipIf(!isRoot)('C-VEN enforcement on the lab (privileged)', () => {
 
     await setMode('e2e', 'idle');
     await eventually('no table in srv', async () => (await srvTable()) === null);
+  });
+
+  it("lists the node table's implicit rules with the node's policy, and the workload shows the agent's state", async () => {
+    const node = demo.lab.nodes[0]!.name;
+    const view = await must<{
+      version: string;
+      policy: { node: string };
+      implicit_rules: { description: string; port?: number; addresses?: string[] }[];
+    }>(demo, 'GET', `${demo.nodeWorkloads[node]}/policy`);
+    expect(view.policy.node).toBe(demo.nodeWorkloads[node]);
+    const pce = view.implicit_rules.find((r) => r.description === 'implicit: the agent to its PCE');
+    expect(pce?.port).toBe(Number(new URL(demo.pceUrl).port));
+    expect(pce?.addresses).toEqual([new URL(demo.pceUrl).hostname]);
+    const w = await must<{
+      agent: { status: { applied_version: string; security_policy_sync_state: string; firewall_rule_count: number } };
+    }>(demo, 'GET', demo.nodeWorkloads[node]!);
+    expect(w.agent.status.security_policy_sync_state).toBe('applied');
+    expect(w.agent.status.applied_version).toBe(view.version);
+    expect(w.agent.status.firewall_rule_count).toBeGreaterThan(0);
   });
 
   it("one agent cannot read another node's policy with its own credentials", async () => {

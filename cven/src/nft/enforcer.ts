@@ -73,6 +73,8 @@ export class Enforcer {
 
   async #write(t: TableTarget, script: string): Promise<void> {
     await this.nft.apply(t.netnsPath, script, t.label);
+    // A separate call on purpose: nft 1.0.6 lists stale state (raw interval elements, missing rules)
+    // when `list` shares the script of the transaction that changed the table.
     const listing = (await this.nft.list(t.netnsPath)) ?? '';
     this.#applied.set(t.key, { target: t, listing });
   }

@@ -97,6 +97,22 @@ export interface AgentPodsResult {
 export const SYNC_STATES = ['syncing', 'applied', 'error', 'offline_applied'] as const;
 export type SyncState = (typeof SYNC_STATES)[number];
 
+/**
+ * A rule the node's table holds whatever the policy (the agent's own
+ * connection to its PCE, DNS to the cluster resolver, replies, loopback),
+ * as the agent reports it; the PCE lists them with the node's policy.
+ */
+export const ImplicitRule = strictObject({
+  direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('both')]),
+  description: Type.String({ minLength: 1, maxLength: 128 }),
+  /** Peer addresses; absent: any peer. */
+  addresses: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })),
+  /** IANA protocol number; absent: any. */
+  proto: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+});
+export type ImplicitRule = Static<typeof ImplicitRule>;
+
 export const AgentStatusReport = strictObject({
   /** `AgentPolicy.version` the agent has in the kernel now, or null before the first apply. */
   applied_version: Type.Union([Type.String(), Type.Null()]),
@@ -106,6 +122,7 @@ export const AgentStatusReport = strictObject({
   agent_version: Type.Optional(Type.String({ maxLength: 64 })),
   /** Rules written across the node's tables. */
   firewall_rule_count: Type.Optional(Type.Integer({ minimum: 0 })),
+  implicit_rules: Type.Optional(Type.Array(ImplicitRule, { maxItems: 32 })),
 });
 export type AgentStatusReport = Static<typeof AgentStatusReport>;
 
@@ -131,4 +148,11 @@ export interface WorkloadAgent {
     agent_version: string | null;
     agent_health: { token: string; message: string }[];
   };
+  /** What the node's table always allows, as its agent last reported (absent before the first report). */
+  implicit_rules?: ImplicitRule[];
+}
+
+/** `GET /orgs/1/workloads/{id}/policy`: what the node's C-VEN enforces, with its implicit rules. */
+export interface NodePolicyView extends AgentPolicy {
+  implicit_rules: ImplicitRule[];
 }

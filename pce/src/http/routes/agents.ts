@@ -63,6 +63,11 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
   const tags = ['agents'];
 
   app.addHook('onClose', async () => engine.close());
+  // Open policy streams end before the server closes, or closing would wait for agents to hang up.
+  const streams = new Set<{ end: () => void }>();
+  app.addHook('preClose', async () => {
+    for (const s of streams) s.end();
+  });
 
   // Pairing. The activation code in the body is the credential (so the route
   // needs no API key); it is rate limited like every route.
@@ -221,10 +226,16 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
         clearInterval(keepAlive);
         unsubscribe();
       };
-      req.raw.on('close', stop);
-      app.server.once('close', () => {
+      const stream = {
+        end: (): void => {
+          stop();
+          res.end();
+        },
+      };
+      streams.add(stream);
+      req.raw.on('close', () => {
+        streams.delete(stream);
         stop();
-        res.end();
       });
     },
   );
@@ -270,6 +281,7 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
           agent_version: b.agent_version ?? w.agent.status.agent_version,
           agent_health: b.errors,
         };
+        if (b.implicit_rules) w.agent.implicit_rules = b.implicit_rules;
         w.online = true;
         if (b.interfaces)
           w.interfaces = b.interfaces.map((i) => ({

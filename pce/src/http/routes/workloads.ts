@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import type { NodePolicyView, WorkloadAgent } from '../../api/agent.js';
 import { BulkheadError, invalid, notFound } from '../../api/errors.js';
 import { EnforcementModeSchema, VisibilityLevelSchema } from '../../api/inventory-objects.js';
 import { HrefRef, readOnlyFields, strictObject, partialOf } from '../../api/policy-objects.js';
@@ -219,6 +220,20 @@ export async function workloadRoutes(app: FastifyInstance): Promise<void> {
       const w = await store.getDoc<Workload>('workloads', req.params.id);
       if (!w) throw notFound(`workload /orgs/1/workloads/${req.params.id}`);
       return w;
+    },
+  );
+
+  // What a node's C-VEN enforces: its compiled policy, as pushed to it, and the implicit rules it reported.
+  app.get<{ Params: Static<typeof OrgIdParams> }>(
+    `${base}/:id/policy`,
+    { schema: { params: OrgIdParams, tags } },
+    async (req): Promise<NodePolicyView> => {
+      checkOrg(req.params.org);
+      const w = await store.getDoc<Workload & { agent?: WorkloadAgent }>('workloads', req.params.id);
+      if (!w) throw notFound(`workload /orgs/1/workloads/${req.params.id}`);
+      if (!w.agent) throw invalid('workload', `${w.href} has no agent: only nodes with a C-VEN have a node policy`);
+      const p = await app.engine.agentPolicy(w.href);
+      return { ...p, implicit_rules: w.agent.implicit_rules ?? [] };
     },
   );
 

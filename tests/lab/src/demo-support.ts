@@ -14,9 +14,9 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { labApi } from '../lab/src/client.js';
-import { applyFile } from '../lab/src/manifests.js';
-import type { Demo } from '../lab/src/demo.js';
+import { labApi } from './client.js';
+import { applyFile } from './manifests.js';
+import type { Demo } from './demo.js';
 
 const run = promisify(execFile);
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -71,13 +71,18 @@ export async function tcpConnect(netnsPath: string, ip: string, port: number, se
 }
 
 /** Poll `fn` until it returns a truthy value; throws with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T>,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (err) {
       last = err;
     }
@@ -120,14 +125,14 @@ export async function label(demo: Demo, key: string, value: string): Promise<str
 
 /** The profile of a namespace, once an agent has reported it. */
 export async function profileOf(demo: Demo, namespace: string): Promise<string> {
-  return eventually<string | undefined>(`the profile of namespace ${namespace}`, async () => {
+  return eventually(`the profile of namespace ${namespace}`, async () => {
     const ps = await must<{ href: string; namespace: string | null }[]>(
       demo,
       'GET',
       `${demo.clusterHref}/container_workload_profiles`,
     );
     return ps.find((p) => p.namespace === namespace)?.href;
-  }) as Promise<string>;
+  });
 }
 
 export async function provision(demo: Demo, note: string): Promise<number> {
