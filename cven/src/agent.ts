@@ -42,7 +42,7 @@ import type { CvenSettings } from './settings.js';
 
 export const AGENT_VERSION = '0.1.0';
 /** How often the runtime is asked for pods: a pod is known within this (plus one report). */
-export const POD_POLL_MS = 100;
+export const POD_POLL_MS = 50;
 export const TAMPER_CHECK_MS = 1000;
 export const HEARTBEAT_MS = 5000;
 /** Polling interval while the push channel is down (and a slow safety poll while it is up). */
