@@ -14,3 +14,4 @@ export * from './node-policy.js';
 export * from './evaluate.js';
 export * from './ip.js';
 export * from './agent.js';
+export * from './kubelink.js';

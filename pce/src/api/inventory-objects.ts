@@ -45,6 +45,8 @@ export interface ContainerCluster {
   pod_networks: string[];
   service_networks: string[];
   errors: { token: string; message: string }[];
+  /** Kubernetes label key → Bulkhead label key, for pods and for nodes. */
+  label_map: { pods: Record<string, string>; nodes: Record<string, string> };
   created_at: string;
   updated_at: string;
 }

@@ -17,9 +17,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PodReport } from '../api/agent.js';
-import type { ContainerWorkloadProfile } from '../api/inventory-objects.js';
+import type { ContainerCluster, ContainerWorkloadProfile } from '../api/inventory-objects.js';
 import type { LabelSummary } from '../api/policy-objects.js';
 import { podLabels } from '../domain/pod-labels.js';
+import { createMissingLabels, kubePodsOf, labelMapOf, syncServices } from './kube-inventory.js';
 import type { Store } from '../store/store.js';
 
 export interface ContainerWorkload {
@@ -109,9 +110,24 @@ export async function syncNamespace(s: Store, clusterId: string, namespace: stri
       .where('namespace', '=', namespace)
       .execute()
   ).map((r) => JSON.parse(r.body) as PodRecord);
+  const cluster = await s.getDoc<ContainerCluster>('container_clusters', clusterId);
+  const labelMap = labelMapOf(cluster).pods;
+  // The API's current metadata (through Kubelink) wins over the sandbox's, which never changes after it starts.
+  const kubePods = await kubePodsOf(s, clusterId, namespace);
+  const metaOf = (pod: PodRecord): { labels: Record<string, string>; annotations: Record<string, string> } => {
+    const k = kubePods.get(pod.uid);
+    return k ? { labels: k.labels, annotations: k.annotations } : pod;
+  };
+  const keys = new Set((await s.db.selectFrom('label_dimensions').select('key').execute()).map((r) => r.key));
+  if (Object.keys(labelMap).length > 0) {
+    // The label map creates the labels it needs (POLICY.md "Identity").
+    const labelsNow = await s.listDocs<LabelSummary>('labels');
+    const have = new Map(labelsNow.map((l) => [`${l.key}=${l.value}`, l]));
+    for (const pod of pods)
+      await createMissingLabels(s, podLabels(profile.labels, metaOf(pod), have, keys, labelMap).missing);
+  }
   const labels = await s.listDocs<LabelSummary>('labels');
   const existing = new Map(labels.map((l) => [`${l.key}=${l.value}`, { href: l.href, key: l.key, value: l.value }]));
-  const keys = new Set((await s.db.selectFrom('label_dimensions').select('key').execute()).map((r) => r.key));
   const current = (
     await s.db.selectFrom('container_workloads').select(['id', 'body']).where('cluster_id', '=', clusterId).execute()
   )
@@ -122,7 +138,7 @@ export async function syncNamespace(s: Store, clusterId: string, namespace: stri
   const at = new Date().toISOString();
   for (const pod of pods) {
     if (notAWorkload(pod, profile) !== null) continue;
-    const { labels: podLabelList, ignored } = podLabels(profile.labels, pod, existing, keys);
+    const { labels: podLabelList, ignored } = podLabels(profile.labels, metaOf(pod), existing, keys, labelMap);
     const prev = byUid.get(pod.uid);
     const id = prev?.id ?? pod.uid;
     const w: ContainerWorkload = {
@@ -151,6 +167,7 @@ export async function syncNamespace(s: Store, clusterId: string, namespace: stri
     } else await s.insertDoc('container_workloads', id, w, { cluster_id: clusterId });
   }
   for (const gone of byUid.values()) await s.deleteDoc('container_workloads', gone.id);
+  await syncServices(s, clusterId, namespace, profile, { existing, keys, labelMap }, new Set(result.values()));
   return result;
 }
 

@@ -21,7 +21,10 @@ export interface PceEvent {
   status: 'success' | 'failure';
   severity: Severity;
   created_by:
-    { user: { href: string; username: string } } | { system: Record<string, never> } | { agent: { href: string } };
+    | { user: { href: string; username: string } }
+    | { system: Record<string, never> }
+    | { agent: { href: string } }
+    | { container_cluster: { href: string } };
   resource_changes: { resource: { href: string; name?: string }; change_type: 'create' | 'update' | 'delete' }[];
   info: Record<string, unknown>;
 }
@@ -38,7 +41,9 @@ export interface EventInput {
 /** The `created_by` of an event caused by an API key. */
 export function byPrincipal(p: Principal | null): PceEvent['created_by'] {
   if (!p) return { system: {} };
-  return p.kind === 'user' ? { user: { href: p.userHref, username: p.username } } : { agent: { href: p.agent.href } };
+  if (p.kind === 'user') return { user: { href: p.userHref, username: p.username } };
+  if (p.kind === 'agent') return { agent: { href: p.agent.href } };
+  return { container_cluster: { href: `/orgs/1/container_clusters/${p.clusterId}` } };
 }
 
 export async function recordEvent(store: Store, input: EventInput): Promise<PceEvent> {

@@ -45,6 +45,14 @@ export interface Database {
   settings: DocRow;
   agents: DocRow & { auth_username: string; secret_hash: string; workload_id: string; cluster_id: string | null };
   pods: DocRow & { cluster_id: string; node_workload_id: string; namespace: string };
+  kube_objects: {
+    cluster_id: string;
+    kind: string;
+    obj_key: string;
+    namespace: string | null;
+    body: string;
+    updated_at: string;
+  };
 }
 
 export type Db = Kysely<Database>;

@@ -51,6 +51,9 @@ export interface Demo {
   api: <T = unknown>(method: string, path: string, body?: unknown) => Promise<{ status: number; body: T }>;
   /** The node workloads, by lab node name. */
   nodeWorkloads: Record<string, string>;
+  /** Start (again) Kubelink against the lab's API server. */
+  startKubelink(): Promise<void>;
+  stopKubelink(signal?: NodeJS.Signals): Promise<void>;
   /** Start (again) the C-VEN of one node; resolves when it runs. */
   startAgent(node: string): Promise<void>;
   /** Stop one node's C-VEN (`SIGKILL` to simulate a crash). */
@@ -77,6 +80,16 @@ function waitExit(p: ChildProcess, ms: number): Promise<void> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startDemo(opts: DemoOptions): Promise<Demo> {
+  const started: { stop?: () => Promise<void> } = {};
+  try {
+    return await startDemoParts(opts, started);
+  } catch (err) {
+    await started.stop?.().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startDemoParts(opts: DemoOptions, started: { stop?: () => Promise<void> }): Promise<Demo> {
   const log = opts.log ?? (() => undefined);
   const dir = opts.dir;
   const pceDir = join(dir, 'pce');
@@ -97,6 +110,20 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
 
   let pce: ChildProcess | null = null;
   const agents = new Map<string, ChildProcess>();
+  let kubelink: ChildProcess | null = null;
+  // Whatever fails from here on, nothing this call started is left running.
+  started.stop = async (): Promise<void> => {
+    const procs = [...agents.values(), ...(kubelink ? [kubelink] : [])];
+    agents.clear();
+    kubelink = null;
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => waitExit(p, 10_000)));
+    await labDown(opts.labName);
+    const p = pce;
+    pce = null;
+    p?.kill('SIGTERM');
+    if (p) await waitExit(p, 10_000);
+  };
 
   const call = <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> =>
     new Promise((resolve, reject) => {
@@ -204,6 +231,43 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     );
   }
   const clusterId = clusterHref.slice(clusterHref.lastIndexOf('/') + 1);
+  const token = (JSON.parse(readFileSync(join(dir, 'cluster-token.json'), 'utf8')) as { token: string }).token;
+
+  const startKubelink = async (): Promise<void> => {
+    const out = openSync(join(dir, 'logs', 'kubelink.log'), 'a');
+    kubelink = spawn(
+      process.execPath,
+      [
+        BULKHEAD_BIN,
+        'kubelink',
+        'run',
+        '--pce',
+        localUrl,
+        '--ca',
+        ca,
+        '--cluster-id',
+        clusterId,
+        '--kubeconfig',
+        lab.apiServer.kubeconfig,
+        '--service-cidr',
+        lab.serviceCIDR,
+      ],
+      // The token travels in the environment, not on the command line (ps shows argv).
+      { stdio: ['ignore', out, out], env: { ...process.env, BULKHEAD_CLUSTER_TOKEN: token } },
+    );
+    closeSync(out);
+    const mine = kubelink;
+    mine.once('exit', (code, signal) => {
+      if (kubelink === mine) log(`Kubelink exited (${signal ?? code}); see ${join(dir, 'logs', 'kubelink.log')}`);
+    });
+  };
+  const stopKubelink = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    const k = kubelink;
+    if (!k) return;
+    kubelink = null;
+    k.kill(signal);
+    await waitExit(k, 10_000);
+  };
   const profiles = await call<{ href: string; name: string }[]>('GET', '/orgs/1/pairing_profiles');
   let profileHref = profiles.body.find((p) => p.name === `${opts.labName} nodes`)?.href;
   if (!profileHref) {
@@ -269,6 +333,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     await waitExit(a, 10_000);
   };
 
+  log(`starting Kubelink against ${lab.apiServer.url}`);
+  await startKubelink();
   log(`starting a C-VEN on each node (logs in ${join(dir, 'logs')})`);
   for (const n of lab.nodes) await startAgent(n.name);
 
@@ -287,19 +353,19 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       (x) => x.container_cluster?.href === clusterHref && x.agent?.status.security_policy_sync_state === 'applied',
     );
     for (const x of mine) nodeWorkloads[x.hostname] = x.href;
-    if (lab.nodes.every((n) => nodeWorkloads[n.name])) break;
+    const cluster = await call<{ online: boolean; nodes: { machine_id: string | null }[] }>('GET', clusterHref);
+    const kubelinkUp =
+      cluster.body.online && cluster.body.nodes.filter((n) => n.machine_id).length === lab.nodes.length;
+    if (lab.nodes.every((n) => nodeWorkloads[n.name]) && kubelinkUp) break;
     for (const [node, a] of agents)
       if (a.exitCode !== null)
         throw new Error(`the C-VEN of ${node} exited (${a.exitCode}); see ${join(dir, 'logs', `cven-${node}.log`)}`);
-    if (i > 600) throw new Error('the agents did not report their policy applied within 60 s');
+    if (i > 600)
+      throw new Error('the agents did not report their policy applied, or Kubelink the cluster, within 60 s');
     await sleep(100);
   }
 
-  const stop = async (): Promise<void> => {
-    await Promise.all([...agents.keys()].map((n) => stopAgent(n)));
-    await labDown(opts.labName);
-    await stopPce();
-  };
+  const stop = (): Promise<void> => started.stop!();
 
   return {
     dir,
@@ -311,6 +377,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     clusterHref,
     api: call,
     nodeWorkloads,
+    startKubelink,
+    stopKubelink,
     startAgent,
     stopAgent,
     startPce,

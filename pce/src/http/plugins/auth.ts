@@ -16,11 +16,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BulkheadError } from '../../api/errors.js';
 import { verifyApiKey, type ApiKeyRecord, type Role } from '../../store/api-keys.js';
+import { KUBELINK_USER_PREFIX } from '../../api/kubelink.js';
 import { verifyAgent, type AgentRecord } from '../../store/agents.js';
+import { verifyClusterToken } from '../../store/clusters.js';
 import { recordEvent } from '../events.js';
 
-/** `agent`: only a paired C-VEN, and the route checks it acts for itself. */
-export type Access = 'read' | 'policy' | 'admin' | 'owner' | 'agent';
+/**
+ * `agent`: only a paired C-VEN, and the route checks it acts for itself.
+ * `kubelink`: only a cluster's Kubelink (its cluster token), and the route
+ * checks it reports for its own cluster.
+ */
+export type Access = 'read' | 'policy' | 'admin' | 'owner' | 'agent' | 'kubelink';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -45,7 +51,24 @@ export interface AgentPrincipal {
   username: string;
   agent: AgentRecord;
 }
-export type Principal = UserPrincipal | AgentPrincipal;
+export interface KubelinkPrincipal {
+  kind: 'kubelink';
+  username: string;
+  clusterId: string;
+}
+export type Principal = UserPrincipal | AgentPrincipal | KubelinkPrincipal;
+
+/** The Kubelink of a request on a Kubelink route, which must be the path's cluster's. */
+export function kubelinkOf(req: FastifyRequest, clusterId: string): KubelinkPrincipal {
+  if (req.principal?.kind !== 'kubelink')
+    throw new BulkheadError('BH_ERR_API_FORBIDDEN', "this route is for a cluster's Kubelink (its cluster token)");
+  if (req.principal.clusterId !== clusterId)
+    throw new BulkheadError(
+      'BH_ERR_API_FORBIDDEN',
+      `the token of container cluster ${req.principal.clusterId} may report only for it, not for ${clusterId}`,
+    );
+  return req.principal;
+}
 
 /** The API-key user of a request on a user route (the auth hook has let only users through). */
 export function userOf(req: FastifyRequest): UserPrincipal {
@@ -71,6 +94,7 @@ const ALLOWED: Record<Access, Role[]> = {
   admin: ['owner', 'admin'],
   owner: ['owner'],
   agent: [],
+  kubelink: [],
 };
 
 /** User names of agent credentials start with this (store/agents.ts). */
@@ -113,7 +137,11 @@ export function installAuth(app: FastifyInstance): void {
       const hit = cache.get(cacheKey);
       if (hit && hit.until > now) principal = hit.principal;
       else {
-        if (creds.user.startsWith(AGENT_PREFIX)) {
+        if (creds.user.startsWith(KUBELINK_USER_PREFIX)) {
+          const clusterId = creds.user.slice(KUBELINK_USER_PREFIX.length);
+          if (await verifyClusterToken(app.store, clusterId, creds.secret))
+            principal = { kind: 'kubelink', username: creds.user, clusterId };
+        } else if (creds.user.startsWith(AGENT_PREFIX)) {
           const agent = await verifyAgent(app.store, creds.user, creds.secret);
           if (agent) principal = { kind: 'agent', username: agent.auth_username, agent };
         } else {
@@ -157,6 +185,15 @@ export function installAuth(app: FastifyInstance): void {
     }
     req.principal = principal;
     const access: Access = config.access ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'admin');
+    if (principal.kind === 'kubelink' || access === 'kubelink') {
+      if (principal.kind === 'kubelink' && access === 'kubelink') return; // the route checks the cluster
+      throw new BulkheadError(
+        'BH_ERR_API_FORBIDDEN',
+        principal.kind === 'kubelink'
+          ? `a cluster token may not ${req.method} ${req.routeOptions.url}`
+          : `${req.routeOptions.url} is for a cluster's Kubelink only`,
+      );
+    }
     if (principal.kind === 'agent' || access === 'agent') {
       if (principal.kind === 'agent' && access === 'agent') return; // the route checks the agent acts for itself
       throw new BulkheadError(

@@ -10,7 +10,7 @@
  * profile made by hand names its namespace (`namespace`, or `name` when no
  * namespace is given) and stays unlinked until that namespace is reported.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { BulkheadError, invalid, notFound } from '../../api/errors.js';
@@ -22,6 +22,7 @@ import {
   type ProfileLabel,
 } from '../../api/inventory-objects.js';
 import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } from '../../api/policy-objects.js';
+import { hashClusterToken } from '../../store/clusters.js';
 import type { Store } from '../../store/store.js';
 import { syncNamespace } from '../container-workloads.js';
 import { byPrincipal, recordEvent } from '../events.js';
@@ -36,11 +37,33 @@ import {
   sendCollection,
 } from './common.js';
 
+const LabelMapPart = Type.Record(
+  Type.String({ minLength: 1, maxLength: 317 }),
+  Type.String({ minLength: 1, maxLength: 64 }),
+);
 const ClusterWrite = strictObject({
   ...readOnlyFields,
   name: Type.String({ minLength: 1, maxLength: 255 }),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
+  /** Kubernetes label key → Bulkhead label key, for pods and for nodes (POLICY.md "Identity"). */
+  label_map: Type.Optional(strictObject({ pods: Type.Optional(LabelMapPart), nodes: Type.Optional(LabelMapPart) })),
 });
+
+/** Refuse a label map that names a label key that is not defined. */
+async function checkLabelMap(
+  s: Store,
+  m: { pods?: Record<string, string>; nodes?: Record<string, string> } | undefined,
+): Promise<{ pods: Record<string, string>; nodes: Record<string, string> }> {
+  const keys = new Set((await s.db.selectFrom('label_dimensions').select('key').execute()).map((r) => r.key));
+  for (const part of ['pods', 'nodes'] as const)
+    for (const [k8s, key] of Object.entries(m?.[part] ?? {}))
+      if (!keys.has(key))
+        throw invalid(
+          `label_map.${part}["${k8s}"]`,
+          `label key ${key} is not defined; define it under label_dimensions or use role/app/env/loc`,
+        );
+  return { pods: m?.pods ?? {}, nodes: m?.nodes ?? {} };
+}
 
 const LabelAssignment = strictObject({
   key: Type.String({ minLength: 1 }),
@@ -192,14 +215,16 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
         pod_networks: [],
         service_networks: [],
         errors: [],
+        label_map: { pods: {}, nodes: {} },
         created_at: at,
         updated_at: at,
       };
       await store.tx(async (s) => {
+        cluster.label_map = await checkLabelMap(s, req.body.label_map);
         if ((await s.listDocs<ContainerCluster>('container_clusters')).some((c) => c.name === cluster.name))
           throw new BulkheadError('BH_ERR_API_CONFLICT', `name: a container cluster named "${cluster.name}" exists`);
         await s.insertDoc('container_clusters', id, cluster, {
-          token_hash: createHash('sha256').update(token).digest('hex'),
+          token_hash: hashClusterToken(token),
         });
         const pid = randomUUID();
         const profile = await buildProfile(
@@ -239,12 +264,22 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
       checkOrg(req.params.org);
       await store.tx(async (s) => {
         const c = await getCluster(s, req.params.id);
+        const labelMap = req.body.label_map !== undefined ? await checkLabelMap(s, req.body.label_map) : undefined;
         await s.updateDoc('container_clusters', req.params.id, {
           ...c,
           name: req.body.name ?? c.name,
           description: req.body.description !== undefined ? req.body.description : c.description,
+          ...(labelMap ? { label_map: labelMap } : {}),
           updated_at: new Date().toISOString(),
         });
+        // Container workload labels follow a new label map at once.
+        if (labelMap)
+          for (const r of await s.db
+            .selectFrom('container_workload_profiles')
+            .select('namespace')
+            .where('cluster_id', '=', req.params.id)
+            .execute())
+            if (r.namespace !== null) await syncNamespace(s, req.params.id, r.namespace);
       });
       return reply.status(204).send();
     },

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agents.js';
 import { clusterRoutes } from './clusters.js';
+import { kubelinkRoutes } from './kubelink.js';
 import { labelRoutes } from './labels.js';
 import { policyObjectRoutes } from './policy-objects.js';
 import { secPolicyRoutes } from './sec-policy.js';
@@ -19,4 +20,5 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
   await app.register(workloadRoutes);
   await app.register(clusterRoutes);
   await app.register(agentRoutes);
+  await app.register(kubelinkRoutes);
 }
