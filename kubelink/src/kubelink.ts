@@ -35,6 +35,7 @@ interface Watched {
   informer?: k8s.Informer<Obj> & k8s.ObjectCache<Obj>;
   synced: boolean;
   restarts: number;
+  lastErrorAt: number;
 }
 
 const cacheKey = (o: Obj): string =>
@@ -73,6 +74,7 @@ export class Kubelink {
       list,
       synced: false,
       restarts: 0,
+      lastErrorAt: 0,
     });
     this.#watched = [
       w('nodes', '/api/v1/nodes', () => core.listNode() as never),
@@ -143,6 +145,9 @@ export class Kubelink {
     inf.on('delete', enqueue);
     inf.on('error', (err: unknown) => {
       if (this.#stopped) return;
+      // The backoff grows while failures follow each other; a quiet minute starts it over.
+      if (Date.now() - w.lastErrorAt > 60_000) w.restarts = 0;
+      w.lastErrorAt = Date.now();
       w.restarts++;
       this.stats.informerRestarts++;
       const delay = Math.min(30_000, 200 * 2 ** Math.min(w.restarts - 1, 10)) * (0.5 + Math.random() / 2);
@@ -155,11 +160,9 @@ export class Kubelink {
         if (this.#stopped) return;
         inf.start().then(
           () => {
-            w.restarts = 0;
             this.#o.log('info', 'informer relisted', { kind: w.kind, objects: inf.list().length });
-            // A relist may hide deletions that happened while it was down: level-based full sync.
+            // A relist may hide deletions that happened while it was down: the next heartbeat sends every kind whole.
             this.#needResync = true;
-            void this.#beat();
           },
           () => undefined, // the error event fires again and schedules the next try
         );

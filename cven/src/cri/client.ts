@@ -83,7 +83,11 @@ export class CriReader {
         'BH_ERR_CONFIG',
         `--cri-socket: "${endpoint}" must look like unix:///run/containerd/containerd.sock`,
       );
-    this.#client = new (serviceConstructor())(endpoint, grpc.credentials.createInsecure());
+    // A restarted runtime is found again within 2 s (grpc's default backoff grows to 120 s).
+    this.#client = new (serviceConstructor())(endpoint, grpc.credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2000,
+    });
   }
 
   #call<T>(method: string, req: unknown): Promise<T> {

@@ -17,6 +17,9 @@ import rateLimit from '@fastify/rate-limit';
 import type { Store } from '../store/store.js';
 import { installErrorHandling } from './plugins/errors.js';
 import { installAuth, rateLimitKey } from './plugins/auth.js';
+
+/** Rate-limit keys of agent and Kubelink credentials (plugins/auth.ts `rateLimitKey`). */
+const MACHINE_KEY = /^key:(agent_|kubelink_)/;
 import { PolicyEngine } from './policy-engine.js';
 import { registerRoutes } from './routes/index.js';
 
@@ -70,7 +73,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(rateLimit, {
-    max: opts.rateLimitPerMin ?? 500,
+    // Agents and Kubelink report machine-paced state (every pod, every object): a per-credential
+    // budget 20 times a person's, still bounded, so a runaway agent cannot starve the PCE.
+    max: (_req, key) => (opts.rateLimitPerMin ?? 500) * (MACHINE_KEY.test(key) ? 20 : 1),
     timeWindow: 60_000,
     keyGenerator: rateLimitKey,
     errorResponseBuilder: (_req, ctx) => ({

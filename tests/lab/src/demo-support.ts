@@ -144,15 +144,24 @@ export async function provision(demo: Demo, note: string): Promise<number> {
 export function podYaml(
   namespace: string,
   name: string,
-  opts: { role?: string; ports?: number[]; node?: string } = {},
+  opts: { role?: string; ports?: number[]; node?: string; labels?: Record<string, string> } = {},
 ): string {
   const servers = (opts.ports ?? []).map((p) => `/bin/busybox nc -ll -p ${p} -e /bin/busybox echo pong &`).join(' ');
   const cmd = servers ? `${servers} wait` : 'exec /bin/busybox sleep 3600';
-  const ann = opts.role ? `annotations: {bulkhead.io/role: ${opts.role}}` : '';
+  const meta = [
+    opts.role ? `annotations: {bulkhead.io/role: ${opts.role}}` : '',
+    opts.labels
+      ? `labels: {${Object.entries(opts.labels)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')}}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return `---
 apiVersion: v1
 kind: Pod
-metadata: {name: ${name}, namespace: ${namespace}, ${ann}}
+metadata: {name: ${name}, namespace: ${namespace}${meta ? `, ${meta}` : ''}}
 spec:
   ${opts.node ? `nodeName: ${opts.node}` : ''}
   containers: [{name: c, image: busybox, command: ["/bin/busybox", "sh", "-c", "${cmd}"]}]

@@ -47,14 +47,26 @@ export function exited(pid: number): boolean {
   }
 }
 
-/** Pids whose command line mentions `marker` (other than this process). */
+/**
+ * Programs the lab itself runs. Other programs may name lab paths too (a
+ * C-VEN is given a node's CRI socket, Kubelink the lab's kubeconfig): the
+ * lab never stops those.
+ */
+const LAB_PROGRAM = /^(containerd|containerd-shim.*|runc|dnsmasq|busybox|sleep)$/;
+
+function isLabProgram(argv: string[]): boolean {
+  const exe = (argv[0] ?? '').split('/').pop() ?? '';
+  return LAB_PROGRAM.test(exe) || argv.some((a) => a.endsWith('/labd.js'));
+}
+
+/** Pids of the lab's own programs whose command line mentions `marker` (other than this process). */
 export function processesMentioning(marker: string): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     const pid = Number(e);
     if (pid === process.pid) continue;
-    if (alive(pid, marker)) out.push(pid);
+    if (alive(pid, marker) && isLabProgram(cmdline(pid) ?? [])) out.push(pid);
   }
   return out;
 }
