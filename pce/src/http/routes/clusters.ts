@@ -49,6 +49,15 @@ const ClusterWrite = strictObject({
   label_map: Type.Optional(strictObject({ pods: Type.Optional(LabelMapPart), nodes: Type.Optional(LabelMapPart) })),
 });
 
+/** Kubelink heartbeats every 5 s: a cluster silent for longer than this is offline. */
+const KUBELINK_OFFLINE_AFTER_MS = 60_000;
+
+/** `online` as of now: true only while Kubelink's heartbeats keep coming. */
+function live(c: ContainerCluster): ContainerCluster {
+  const last = c.last_connected ? Date.parse(c.last_connected) : 0;
+  return { ...c, online: c.online && Date.now() - last < KUBELINK_OFFLINE_AFTER_MS };
+}
+
 /** Refuse a label map that names a label key that is not defined. */
 async function checkLabelMap(
   s: Store,
@@ -190,7 +199,7 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
       const items = (await store.listDocs<ContainerCluster>('container_clusters')).filter((c) =>
         matchesText(c.name, req.query.name),
       );
-      return sendCollection(reply, items, req.query.max_results);
+      return sendCollection(reply, items.map(live), req.query.max_results);
     },
   );
 
@@ -252,7 +261,7 @@ export async function clusterRoutes(app: FastifyInstance): Promise<void> {
     { schema: { params: OrgIdParams, tags } },
     async (req) => {
       checkOrg(req.params.org);
-      return getCluster(store, req.params.id);
+      return live(await getCluster(store, req.params.id));
     },
   );
 
