@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { BulkheadError, type AgentPolicy } from '@bulkhead/pce/api';
+import { BulkheadError, pceAnswerError, pceUnreachableError, type AgentPolicy } from '@bulkhead/pce/api';
 
 export interface Credentials {
   agent_id: string;
@@ -108,23 +108,12 @@ export class PceClient {
             }
             const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
             if ((status >= 200 && status < 300) || status === 304) return resolve({ status, body: parsed as T, etag });
-            const msg = `${method} ${path}: PCE answered ${status} ${typeof parsed === 'object' ? JSON.stringify(parsed) : text.slice(0, 200)}`;
-            if (status === 401 || status === 403) reject(new BulkheadError('BH_ERR_AGENT_PAIRING', msg));
-            else if (status >= 500 || status === 429) reject(new BulkheadError('BH_ERR_AGENT_PCE', msg));
-            else reject(new BulkheadError('BH_ERR_API_VALIDATION', msg, { status }));
+            reject(pceAnswerError(method, path, status, text));
           });
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer in ${this.timeoutMs} ms`)));
-      req.on('error', (err) =>
-        reject(
-          new BulkheadError(
-            'BH_ERR_AGENT_PCE',
-            `${method} ${path}: PCE ${this.base.host} unreachable: ${err.message}`,
-            { cause: err },
-          ),
-        ),
-      );
+      req.on('error', (err) => reject(pceUnreachableError(method, path, this.base.host, err)));
       req.end(data);
     });
   }

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { BulkheadError, KUBELINK_USER_PREFIX } from '@bulkhead/pce/api';
+import { BulkheadError, KUBELINK_USER_PREFIX, pceAnswerError, pceUnreachableError } from '@bulkhead/pce/api';
 
 export class PceReporter {
   readonly #agent: https.Agent;
@@ -78,23 +78,12 @@ export class PceReporter {
                 return resolve(undefined as T);
               }
             }
-            const msg = `${method} ${path}: PCE answered ${status} ${text.slice(0, 300)}`;
-            if (status === 401 || status === 403) reject(new BulkheadError('BH_ERR_AGENT_PAIRING', msg));
-            else if (status >= 500 || status === 429) reject(new BulkheadError('BH_ERR_AGENT_PCE', msg));
-            else reject(new BulkheadError('BH_ERR_API_VALIDATION', msg, { status }));
+            reject(pceAnswerError(method, path, status, text));
           });
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer in ${this.timeoutMs} ms`)));
-      req.on('error', (err) =>
-        reject(
-          new BulkheadError(
-            'BH_ERR_AGENT_PCE',
-            `${method} ${path}: PCE ${this.base.host} unreachable: ${err.message}`,
-            { cause: err },
-          ),
-        ),
-      );
+      req.on('error', (err) => reject(pceUnreachableError(method, path, this.base.host, err)));
       req.end(data);
     });
   }

@@ -95,3 +95,22 @@ export function invalidAll(items: { field: string; problem: string }[]): Bulkhea
 export function notFound(what: string): BulkheadError {
   return new BulkheadError('BH_ERR_API_NOT_FOUND', `${what} was not found`);
 }
+
+/**
+ * The error a machine client (C-VEN, Kubelink) raises for a PCE answer that
+ * is not 2xx: 401/403 mean its credentials were refused (terminal), 429 and
+ * 5xx are worth a retry, anything else is a refused request (terminal).
+ */
+export function pceAnswerError(method: string, path: string, status: number, text: string): BulkheadError {
+  const msg = `${method} ${path}: PCE answered ${status} ${text.slice(0, 300)}`;
+  if (status === 401 || status === 403) return new BulkheadError('BH_ERR_AGENT_PAIRING', msg);
+  if (status >= 500 || status === 429) return new BulkheadError('BH_ERR_AGENT_PCE', msg);
+  return new BulkheadError('BH_ERR_API_VALIDATION', msg, { status });
+}
+
+/** The error a machine client raises when the PCE cannot be reached at all (transient). */
+export function pceUnreachableError(method: string, path: string, host: string, cause: Error): BulkheadError {
+  return new BulkheadError('BH_ERR_AGENT_PCE', `${method} ${path}: PCE ${host} unreachable: ${cause.message}`, {
+    cause,
+  });
+}

@@ -75,14 +75,18 @@ async function getKube<T extends AnyKube>(
   return r ? (JSON.parse(r.body) as T) : undefined;
 }
 
-async function writeKube(s: Store, clusterId: string, kind: KubeKind, o: AnyKube): Promise<void> {
-  const key = kubeKey(kind, o as { name?: string; uid?: string });
+async function removeKube(s: Store, clusterId: string, kind: KubeKind, key: string): Promise<void> {
   await s.db
     .deleteFrom('kube_objects')
     .where('cluster_id', '=', clusterId)
     .where('kind', '=', kind)
     .where('obj_key', '=', key)
     .execute();
+}
+
+async function writeKube(s: Store, clusterId: string, kind: KubeKind, o: AnyKube): Promise<void> {
+  const key = kubeKey(kind, o as { name?: string; uid?: string });
+  await removeKube(s, clusterId, kind, key);
   await s.db
     .insertInto('kube_objects')
     .values({
@@ -127,12 +131,7 @@ export async function deleteKubeObject(
 ): Promise<boolean> {
   const prev = await getKube(s, clusterId, kind, key);
   if (!prev) return false;
-  await s.db
-    .deleteFrom('kube_objects')
-    .where('cluster_id', '=', clusterId)
-    .where('kind', '=', kind)
-    .where('obj_key', '=', key)
-    .execute();
+  await removeKube(s, clusterId, kind, key);
   await derive(s, clusterId, kind, new Set([namespaceOf(kind, prev) ?? (prev as KubeNamespace).name]), sync);
   return true;
 }
@@ -163,12 +162,7 @@ export async function replaceKubeKind(
   let removed = 0;
   for (const [key, prev] of before) {
     if (seen.has(key)) continue;
-    await s.db
-      .deleteFrom('kube_objects')
-      .where('cluster_id', '=', clusterId)
-      .where('kind', '=', kind)
-      .where('obj_key', '=', key)
-      .execute();
+    await removeKube(s, clusterId, kind, key);
     removed++;
     touched.add(namespaceOf(kind, prev) ?? (prev as KubeNamespace).name);
   }

@@ -71,7 +71,11 @@ async function main(): Promise<void> {
           apiVersion: 'v1',
           kind: 'Service',
           metadata: { name: `svc-${i}` },
-          spec: { clusterIP: 'None', selector: { app: `a${i}` }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] },
+          spec: {
+            clusterIP: 'None',
+            selector: { app: `a${i}` },
+            ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }],
+          },
         }),
     );
     await pool(
