@@ -33,6 +33,7 @@ import { Backoff, Waker } from './backoff.js';
 import { CriReader, type NodePod } from './cri/client.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
+import { DRAIN_MS, FlowCollector } from './flows/collector.js';
 import { Enforcer } from './nft/enforcer.js';
 import type { NftRunner } from './nft/runner.js';
 import { StateDir, type SavedCredentials } from './pairing/state.js';
@@ -104,6 +105,7 @@ export class Agent {
   readonly cri: CriReader;
   readonly pce: PceClient;
   readonly enforcer: Enforcer;
+  readonly flows: FlowCollector;
 
   #creds: SavedCredentials | null = null;
   #stopped = false;
@@ -141,6 +143,7 @@ export class Agent {
     this.cri = new CriReader(this.settings['cri-socket']);
     this.pce = new PceClient(this.settings.pce, this.settings.ca);
     this.enforcer = new Enforcer(opts.nft);
+    this.flows = new FlowCollector(this.log, this.settings['state-dir']);
   }
 
   get ready(): boolean {
@@ -192,6 +195,7 @@ export class Agent {
       this.#heartbeatLoop(),
       this.#tamperLoop(),
     ];
+    if (await this.flows.open()) this.#loops.push(this.#flowLoop());
   }
 
   async stop(): Promise<void> {
@@ -200,8 +204,35 @@ export class Agent {
     for (const w of Object.values(this.#wakers)) w.wake();
     await Promise.allSettled(this.#loops);
     await this.#converging;
+    this.flows.close();
     this.cri.close();
     this.pce.close();
+  }
+
+  /** Every DRAIN_MS: follow the enforcing pods with the probe, drain, decide, spool, upload. */
+  async #flowLoop(): Promise<void> {
+    const waker = new Waker();
+    const stopWatch = setInterval(() => this.#stopped && waker.wake(), 200);
+    try {
+      while (!this.#stopped) {
+        await waker.sleep(DRAIN_MS);
+        if (this.#stopped) break;
+        try {
+          const pods = this.enforcer.tables.flatMap((t) => {
+            const pod = this.#pods.find((p) => p.uid === t.key);
+            return t.workload && t.netnsPath && pod ? [{ uid: pod.uid, netnsPath: t.netnsPath, ip: pod.ip }] : [];
+          });
+          await this.flows.sync(pods);
+          const nodeIps = nodeInterfaces().map((i) => i.address);
+          this.flows.collect(this.#policy, this.#creds?.agent_id ?? 'agent', nodeIps);
+          if (this.#creds) await this.flows.upload(this.pce);
+        } catch (err) {
+          this.log.warn('flow collection failed; retrying', { error: (err as Error).message });
+        }
+      }
+    } finally {
+      clearInterval(stopWatch);
+    }
   }
 
   async #resolveImplicit(): Promise<void> {

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createApiKey, ROLES, type Role } from './store/api-keys.js';
 import { openStore } from './store/seed.js';
+import { trafficCommand } from './traffic/export-command.js';
 import { databaseFile, DEFAULT_LISTEN, parseListen, serve } from './main.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -71,4 +72,5 @@ function apiKeyCommand(): Command {
 /** Subcommands this part adds to `bulkhead`. */
 export const commands: Command[] = [
   new Command('pce').description('The policy compute engine').addCommand(serveCommand()).addCommand(apiKeyCommand()),
+  trafficCommand(),
 ];

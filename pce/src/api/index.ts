@@ -15,3 +15,4 @@ export * from './evaluate.js';
 export * from './ip.js';
 export * from './agent.js';
 export * from './kubelink.js';
+export * from './traffic.js';

@@ -53,9 +53,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
   });
-  // Any successful write may change what policy compiles to.
+  // Any successful write may change what policy compiles to (except those a route marks policy-neutral: traffic).
   app.addHook('onResponse', async (req, reply) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) app.engine.invalidate();
+    if (
+      req.method !== 'GET' &&
+      req.method !== 'HEAD' &&
+      reply.statusCode < 400 &&
+      !req.routeOptions.config.policyNeutral
+    )
+      app.engine.invalidate();
   });
 
   // External plugins.

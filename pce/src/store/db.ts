@@ -45,6 +45,25 @@ export interface Database {
   settings: DocRow;
   agents: DocRow & { auth_username: string; secret_hash: string; workload_id: string; cluster_id: string | null };
   pods: DocRow & { cluster_id: string; node_workload_id: string; namespace: string };
+  flows: {
+    bucket: string;
+    src_ip: string;
+    dst_ip: string;
+    port: number;
+    proto: number;
+    decision: string;
+    rule: string | null;
+    src_workload: string | null;
+    dst_workload: string | null;
+    src_conns: number;
+    dst_conns: number;
+    src_bytes: number;
+    dst_bytes: number;
+    first_seen: string;
+    last_seen: string;
+  };
+  flow_batches: { batch_id: string; agent_id: string; flows: number; lost: number; received_at: string };
+  traffic_queries: { id: string; body: string; result: string | null; created_at: string };
   kube_objects: {
     cluster_id: string;
     kind: string;

@@ -32,6 +32,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     public?: boolean;
     access?: Access;
+    /** A write that cannot change compiled policy (flow uploads, explorer queries): no recompile. */
+    policyNeutral?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;

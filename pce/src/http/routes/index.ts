@@ -10,6 +10,7 @@ import { kubelinkRoutes } from './kubelink.js';
 import { labelRoutes } from './labels.js';
 import { policyObjectRoutes } from './policy-objects.js';
 import { secPolicyRoutes } from './sec-policy.js';
+import { trafficRoutes } from './traffic.js';
 import { workloadRoutes } from './workloads.js';
 
 export async function registerRoutes(app: FastifyInstance): Promise<void> {
@@ -21,4 +22,5 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
   await app.register(clusterRoutes);
   await app.register(agentRoutes);
   await app.register(kubelinkRoutes);
+  await app.register(trafficRoutes);
 }

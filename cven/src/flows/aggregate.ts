@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The Bulkhead Authors
+
+/**
+ * @module
+ * Drained probe records → the node's flow aggregates (`AgentFlow`): one per
+ * (source, destination, destination port, protocol, decision) per drain.
+ * Pure: the caller passes what the probe drained, which addresses and
+ * namespaces are local, and the decision function (the one evaluator over
+ * the policy the agent enforces).
+ *
+ * Orientation: a record's packets go one way; the connection's destination
+ * is the end with the service port. TCP/UDP: the lower port is the service
+ * (Linux picks ephemeral ports from 32768 up), ties go to the record's own
+ * direction; ICMP: echo requests (type 8, 128) point at the destination.
+ * Connections: distinct source ports (ICMP: echo ids) seen per aggregate.
+ * Drops (netfilter) in local namespaces are blocked flows.
+ */
+import type { AgentFlow, PolicyDecision } from '@bulkhead/pce/api';
+import type { DropRecord, FlowRecord } from '../probe/abi.js';
+
+export interface Decide {
+  (src: string, dst: string, port: number, proto: number): { decision: PolicyDecision; rule?: string } | null;
+}
+
+interface Acc {
+  flow: AgentFlow;
+  ports: Set<number>;
+}
+
+function oriented(r: { saddr: string; daddr: string; sport: number; dport: number; proto: number }): {
+  src: string;
+  dst: string;
+  port: number;
+  sport: number;
+} {
+  if (r.proto === 1 || r.proto === 58) {
+    const type = r.dport >> 8;
+    const reply = r.proto === 1 ? type === 0 : type === 129;
+    return reply
+      ? { src: r.daddr, dst: r.saddr, port: (r.proto === 1 ? 8 : 128) << 8, sport: r.sport }
+      : { src: r.saddr, dst: r.daddr, port: r.dport, sport: r.sport };
+  }
+  if (r.dport <= r.sport || r.sport === 0) return { src: r.saddr, dst: r.daddr, port: r.dport, sport: r.sport };
+  return { src: r.daddr, dst: r.saddr, port: r.sport, sport: r.dport };
+}
+
+export function aggregate(args: {
+  flows: FlowRecord[];
+  drops: DropRecord[];
+  /** Addresses of this node's enforcing pods and the node itself. */
+  localIps: ReadonlySet<string>;
+  /** Namespace inodes of this node's pods and its own: drops elsewhere are another node's. */
+  localNetns: ReadonlySet<number>;
+  decide: Decide;
+  /** Wall-clock ms for a CLOCK_MONOTONIC ns value. */
+  wallOf: (monoNs: bigint) => number;
+}): AgentFlow[] {
+  const out = new Map<string, Acc>();
+  const add = (
+    r: { saddr: string; daddr: string; sport: number; dport: number; proto: number },
+    blocked: boolean,
+    bytes: number,
+    packets: number,
+    first: number,
+    last: number,
+  ): void => {
+    const o = oriented(r);
+    const srcLocal = args.localIps.has(o.src);
+    if (!srcLocal && !args.localIps.has(o.dst)) return;
+    const d = args.decide(o.src, o.dst, o.port, r.proto);
+    if (!d) return;
+    const decision: PolicyDecision = blocked ? 'blocked' : d.decision;
+    const key = `${o.src}|${o.dst}|${o.port}|${r.proto}|${decision}`;
+    let acc = out.get(key);
+    if (!acc) {
+      acc = {
+        flow: {
+          src_ip: o.src,
+          dst_ip: o.dst,
+          port: o.port,
+          proto: r.proto,
+          decision,
+          ...(d.rule ? { rule: d.rule } : {}),
+          reported_by: srcLocal ? 'source' : 'destination',
+          num_connections: 0,
+          bytes: 0,
+          packets: 0,
+          first_seen: new Date(first).toISOString(),
+          last_seen: new Date(last).toISOString(),
+        },
+        ports: new Set(),
+      };
+      out.set(key, acc);
+    }
+    acc.ports.add(o.sport);
+    acc.flow.bytes += bytes;
+    acc.flow.packets += packets;
+    const f = new Date(first).toISOString();
+    const l = new Date(last).toISOString();
+    if (f < acc.flow.first_seen) acc.flow.first_seen = f;
+    if (l > acc.flow.last_seen) acc.flow.last_seen = l;
+  };
+  for (const r of args.flows) add(r, false, r.bytes, r.packets, args.wallOf(r.firstSeenNs), args.wallOf(r.lastSeenNs));
+  for (const d of args.drops) {
+    if (!args.localNetns.has(d.netnsIno)) continue;
+    const t = args.wallOf(d.tsNs);
+    add(d, true, d.length, 1, t, t);
+  }
+  return [...out.values()].map((a) => ({ ...a.flow, num_connections: a.ports.size }));
+}

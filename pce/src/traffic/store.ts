@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The Bulkhead Authors
+
+/**
+ * @module
+ * Flow ingest and explorer queries over the `flows` table.
+ * - Ingest: each agent's aggregate is enriched with who the two addresses
+ *   were at that moment (workload href, name, labels, namespace), merged
+ *   into its minute bucket (both ends' reports are one flow: counts are the
+ *   larger side's, the decision the more restrictive), and its batch id is
+ *   recorded in the same transaction, so a retried batch counts once and an
+ *   acknowledged one is durable.
+ * - Query: Illumio's explorer semantics (an include list is an OR of inner
+ *   lists that AND their actors; `[]`/`[[]]` match all; empty services or
+ *   decisions lists do not filter).
+ * Must not import: http/.
+ */
+import type { LabelSummary } from '../api/policy-objects.js';
+import { mostRestrictive, type PolicyDecision } from '../api/evaluate.js';
+import type { AgentFlow, FlowBatch, FlowWorkload, TrafficFlow, TrafficQuery } from '../api/traffic.js';
+import type { Store } from '../store/store.js';
+
+/** Default retention of stored flows. */
+export const RETENTION_DAYS = 30;
+
+interface WorkloadDocLite {
+  href: string;
+  name: string | null;
+  hostname?: string | null;
+  labels: LabelSummary[];
+  interfaces?: { address: string }[];
+  namespace?: string;
+  container_cluster?: { href: string } | null;
+}
+
+/** Who has which address now, in one cluster (container workloads first, then nodes and workloads by hand). */
+export async function addressBook(s: Store): Promise<Map<string, FlowWorkload>> {
+  const book = new Map<string, FlowWorkload>();
+  const add = (w: WorkloadDocLite): void => {
+    const fw: FlowWorkload = {
+      href: w.href,
+      name: w.name ?? w.hostname ?? w.href,
+      labels: w.labels.map((l) => ({ href: l.href, key: l.key, value: l.value })),
+      ...(w.namespace ? { namespace: w.namespace } : {}),
+    };
+    for (const i of w.interfaces ?? []) if (!book.has(i.address)) book.set(i.address, fw);
+  };
+  for (const w of await s.listDocs<WorkloadDocLite>('container_workloads')) add(w);
+  for (const w of await s.listDocs<WorkloadDocLite>('workloads')) add(w);
+  return book;
+}
+
+const bucketOf = (iso: string): string => `${iso.slice(0, 16)}:00Z`;
+
+/**
+ * Store one agent batch. Returns false when the batch was seen before (nothing counted).
+ */
+export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): Promise<boolean> {
+  const seen = await s.db
+    .selectFrom('flow_batches')
+    .select('batch_id')
+    .where('batch_id', '=', batch.batch_id)
+    .executeTakeFirst();
+  if (seen) return false;
+  const book = await addressBook(s);
+  for (const f of batch.flows) await mergeFlow(s, f, book);
+  await s.db
+    .insertInto('flow_batches')
+    .values({
+      batch_id: batch.batch_id,
+      agent_id: agentId,
+      flows: batch.flows.length,
+      lost: batch.lost ?? 0,
+      received_at: new Date().toISOString(),
+    })
+    .execute();
+  // Retention by age.
+  const cutoff = new Date(Date.now() - RETENTION_DAYS * 86_400_000).toISOString();
+  await s.db.deleteFrom('flows').where('last_seen', '<', cutoff).execute();
+  return true;
+}
+
+async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>): Promise<void> {
+  const bucket = bucketOf(f.first_seen);
+  const key = { bucket, src_ip: f.src_ip, dst_ip: f.dst_ip, port: f.port, proto: f.proto };
+  const row = await s.db
+    .selectFrom('flows')
+    .selectAll()
+    .where('bucket', '=', bucket)
+    .where('src_ip', '=', f.src_ip)
+    .where('dst_ip', '=', f.dst_ip)
+    .where('port', '=', f.port)
+    .where('proto', '=', f.proto)
+    .executeTakeFirst();
+  const src = book.get(f.src_ip);
+  const dst = book.get(f.dst_ip);
+  const bySource = f.reported_by === 'source';
+  if (!row) {
+    await s.db
+      .insertInto('flows')
+      .values({
+        ...key,
+        decision: f.decision,
+        rule: f.rule ?? null,
+        src_workload: src ? JSON.stringify(src) : null,
+        dst_workload: dst ? JSON.stringify(dst) : null,
+        src_conns: bySource ? f.num_connections : 0,
+        dst_conns: bySource ? 0 : f.num_connections,
+        src_bytes: bySource ? f.bytes : 0,
+        dst_bytes: bySource ? 0 : f.bytes,
+        first_seen: f.first_seen,
+        last_seen: f.last_seen,
+      })
+      .execute();
+    return;
+  }
+  const decision = mostRestrictive(row.decision as PolicyDecision, f.decision);
+  await s.db
+    .updateTable('flows')
+    .set({
+      decision,
+      rule: decision === f.decision && decision !== row.decision ? (f.rule ?? null) : (row.rule ?? f.rule ?? null),
+      src_conns: row.src_conns + (bySource ? f.num_connections : 0),
+      dst_conns: row.dst_conns + (bySource ? 0 : f.num_connections),
+      src_bytes: row.src_bytes + (bySource ? f.bytes : 0),
+      dst_bytes: row.dst_bytes + (bySource ? 0 : f.bytes),
+      first_seen: f.first_seen < row.first_seen ? f.first_seen : row.first_seen,
+      last_seen: f.last_seen > row.last_seen ? f.last_seen : row.last_seen,
+      src_workload: row.src_workload ?? (src ? JSON.stringify(src) : null),
+      dst_workload: row.dst_workload ?? (dst ? JSON.stringify(dst) : null),
+    })
+    .where('bucket', '=', bucket)
+    .where('src_ip', '=', f.src_ip)
+    .where('dst_ip', '=', f.dst_ip)
+    .where('port', '=', f.port)
+    .where('proto', '=', f.proto)
+    .execute();
+}
+
+type Actor = TrafficQuery['sources']['exclude'][number];
+
+/** The label hrefs each label group stands for (nested groups flattened), from the active policy. */
+export type LabelGroupMembers = ReadonlyMap<string, ReadonlySet<string>>;
+
+function actorMatches(
+  a: Actor,
+  ip: string,
+  w: FlowWorkload | undefined,
+  groups: LabelGroupMembers,
+  ipLists: ReadonlyMap<string, (ip: string) => boolean>,
+): boolean {
+  if (a.ip_address) return a.ip_address.value === ip;
+  if (a.workload) return w?.href === a.workload.href;
+  if (a.label) return !!w?.labels.some((l) => l.href === a.label!.href);
+  if (a.label_group) {
+    const members = groups.get(a.label_group.href);
+    return !!members && !!w?.labels.some((l) => members.has(l.href));
+  }
+  if (a.ip_list) return ipLists.get(a.ip_list.href)?.(ip) ?? false;
+  return true;
+}
+
+function sideMatches(
+  side: TrafficQuery['sources'],
+  ip: string,
+  w: FlowWorkload | undefined,
+  g: LabelGroupMembers,
+  l: ReadonlyMap<string, (ip: string) => boolean>,
+): boolean {
+  const inc = side.include.length === 0 || side.include.some((and) => and.every((a) => actorMatches(a, ip, w, g, l)));
+  return inc && !side.exclude.some((a) => actorMatches(a, ip, w, g, l));
+}
+
+/** Run an explorer query over the stored flows. */
+export async function queryFlows(
+  s: Store,
+  q: TrafficQuery,
+  ctx: { groups: LabelGroupMembers; ipLists: ReadonlyMap<string, (ip: string) => boolean> } = {
+    groups: new Map(),
+    ipLists: new Map(),
+  },
+): Promise<TrafficFlow[]> {
+  const rows = await s.db
+    .selectFrom('flows')
+    .selectAll()
+    .where('last_seen', '>=', q.start_date)
+    .where('first_seen', '<=', q.end_date)
+    .orderBy('last_seen', 'desc')
+    .execute();
+  const out: TrafficFlow[] = [];
+  const decisions = q.policy_decisions ?? [];
+  const svcMatch = (svc: { port?: number; to_port?: number; proto?: number }, port: number, proto: number): boolean =>
+    (svc.proto === undefined || svc.proto === proto) &&
+    (svc.port === undefined ||
+      (svc.to_port === undefined ? port === svc.port : port >= svc.port && port <= svc.to_port));
+  for (const r of rows) {
+    const src: FlowWorkload | undefined = r.src_workload ? JSON.parse(r.src_workload) : undefined;
+    const dst: FlowWorkload | undefined = r.dst_workload ? JSON.parse(r.dst_workload) : undefined;
+    if (decisions.length && !decisions.includes(r.decision as never)) continue;
+    const svc = q.services;
+    if (svc && svc.include.length && !svc.include.some((x) => svcMatch(x, r.port, r.proto))) continue;
+    if (svc && svc.exclude.some((x) => svcMatch(x, r.port, r.proto))) continue;
+    const sOk = sideMatches(q.sources, r.src_ip, src, ctx.groups, ctx.ipLists);
+    const dOk = sideMatches(q.destinations, r.dst_ip, dst, ctx.groups, ctx.ipLists);
+    if (q.sources_destinations_query_op === 'or' ? !(sOk || dOk) : !(sOk && dOk)) continue;
+    out.push({
+      src: { ip: r.src_ip, ...(src ? { workload: src } : {}) },
+      dst: { ip: r.dst_ip, ...(dst ? { workload: dst } : {}) },
+      service: { port: r.port, proto: r.proto },
+      policy_decision: r.decision as TrafficFlow['policy_decision'],
+      rule: r.rule ? { href: r.rule } : null,
+      num_connections: Math.max(r.src_conns, r.dst_conns),
+      flow_direction: r.dst_conns > 0 ? 'inbound' : 'outbound',
+      timestamp_range: { first_detected: r.first_seen, last_detected: r.last_seen },
+      dst_bi: r.dst_bytes,
+      dst_bo: r.src_bytes,
+    });
+    if (out.length >= (q.max_results ?? 100_000)) break;
+  }
+  return out;
+}
