@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The Bulkhead Authors
+import { describe, expect, it } from 'vitest';
+import type { DropRecord, FlowRecord } from '../probe/abi.js';
+import { aggregate } from './aggregate.js';
+
+const rec = (o: Partial<FlowRecord>): FlowRecord => ({
+  saddr: '198.19.0.5',
+  daddr: '198.19.1.9',
+  sport: 40000,
+  dport: 8080,
+  proto: 6,
+  ifindex: 7,
+  direction: 'from_pod',
+  packets: 10,
+  bytes: 1000,
+  firstSeenNs: 1_000_000_000n,
+  lastSeenNs: 2_000_000_000n,
+  tcpFlags: 0,
+  ...o,
+});
+const base = {
+  localIps: new Set(['198.19.0.5']),
+  localNetns: new Set([4026530000]),
+  wallOf: (ns: bigint) => Date.UTC(2026, 11, 1) + Number(ns / 1_000_000n),
+  decide: () => ({ decision: 'allowed' as const, rule: '/orgs/1/sec_policy/active/rule_sets/1/sec_rules/1' }),
+};
+
+describe('aggregate', () => {
+  it('turns both directions of one TCP connection into one flow to the service port, with bytes of both', () => {
+    const out = aggregate({
+      ...base,
+      flows: [
+        rec({}),
+        rec({ saddr: '198.19.1.9', daddr: '198.19.0.5', sport: 8080, dport: 40000, direction: 'to_pod', bytes: 500 }),
+      ],
+      drops: [],
+    });
+    expect(out).toEqual([
+      expect.objectContaining({
+        src_ip: '198.19.0.5',
+        dst_ip: '198.19.1.9',
+        port: 8080,
+        proto: 6,
+        decision: 'allowed',
+        reported_by: 'source',
+        num_connections: 1,
+        bytes: 1500,
+      }),
+    ]);
+  });
+
+  it('counts connections by distinct source port and names the deciding rule', () => {
+    const out = aggregate({
+      ...base,
+      flows: [rec({ sport: 40001 }), rec({ sport: 40002 }), rec({ sport: 40003 })],
+      drops: [],
+    });
+    expect(out[0]!.num_connections).toBe(3);
+    expect(out[0]!.rule).toContain('sec_rules/1');
+  });
+
+  it('reports a netfilter drop in a local namespace as blocked, and ignores drops in the namespaces of other nodes', () => {
+    const drop = (ino: number): DropRecord => ({
+      saddr: '198.19.1.9',
+      daddr: '198.19.0.5',
+      sport: 50000,
+      dport: 22,
+      proto: 6,
+      netnsIno: ino,
+      ifindex: 0,
+      flags: 1,
+      reason: 12,
+      length: 60,
+      tsNs: 3_000_000_000n,
+    });
+    const out = aggregate({
+      ...base,
+      decide: () => ({ decision: 'blocked' }),
+      flows: [],
+      drops: [drop(4026530000), drop(1)],
+    });
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({
+      src_ip: '198.19.1.9',
+      dst_ip: '198.19.0.5',
+      port: 22,
+      decision: 'blocked',
+      reported_by: 'destination',
+    });
+  });
+
+  it('points ICMP echo at the host pinged, replies included', () => {
+    const out = aggregate({
+      ...base,
+      flows: [
+        rec({ proto: 1, sport: 77, dport: 8 << 8 }),
+        rec({ proto: 1, saddr: '198.19.1.9', daddr: '198.19.0.5', sport: 77, dport: 0 }),
+      ],
+      drops: [],
+    });
+    expect(out).toEqual([
+      expect.objectContaining({ src_ip: '198.19.0.5', dst_ip: '198.19.1.9', port: 8 << 8, proto: 1, packets: 20 }),
+    ]);
+  });
+
+  it('skips flows with no local end and flows the evaluator cannot place', () => {
+    expect(aggregate({ ...base, flows: [rec({ saddr: '10.9.9.9', daddr: '10.9.9.8' })], drops: [] })).toEqual([]);
+    expect(aggregate({ ...base, decide: () => null, flows: [rec({})], drops: [] })).toEqual([]);
+  });
+});

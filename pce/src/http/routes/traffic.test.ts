@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The Bulkhead Authors
+// Flow ingest and the explorer against a real PCE (real SQLite); the snapshot read back with sql.js.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { AgentActivateResponse } from '../../api/agent.js';
+import type { AgentFlow, TrafficFlow } from '../../api/traffic.js';
+import { writeSnapshot } from '../../traffic/snapshot.js';
+import { startTestPce, type TestPce } from '../test-support.js';
+
+let pce: TestPce;
+beforeEach(async () => {
+  pce = await startTestPce();
+});
+afterEach(async () => {
+  await pce.close();
+});
+
+const basic = (user: string, secret: string) => 'Basic ' + Buffer.from(`${user}:${secret}`).toString('base64');
+
+async function pairedAgent(): Promise<AgentActivateResponse> {
+  const c = (await pce.call('POST', '/orgs/1/container_clusters', { name: 'lab' })).body;
+  const pp = (
+    await pce.call('POST', '/orgs/1/pairing_profiles', { name: 'nodes', enforcement_mode: 'visibility_only' })
+  ).body;
+  const code = (await pce.call('POST', `${pp.href}/pairing_key`, {})).body.activation_code as string;
+  const r = await pce.app.inject({
+    method: 'POST',
+    url: '/api/v2/orgs/1/agents/activate',
+    payload: {
+      activation_code: code,
+      machine_id: 'm-1',
+      hostname: 'n0',
+      interfaces: [{ name: 'eth0', address: '198.18.0.10' }],
+      container_cluster_id: c.href.split('/').pop(),
+    },
+  });
+  return JSON.parse(r.body) as AgentActivateResponse;
+}
+
+const flow = (o: Partial<AgentFlow>): AgentFlow => ({
+  src_ip: '198.18.0.10',
+  dst_ip: '198.18.0.250',
+  port: 80,
+  proto: 6,
+  decision: 'allowed',
+  reported_by: 'source',
+  num_connections: 3,
+  bytes: 1200,
+  packets: 12,
+  first_seen: new Date(Date.now() - 5000).toISOString(),
+  last_seen: new Date().toISOString(),
+  ...o,
+});
+
+async function upload(a: AgentActivateResponse, batch_id: string, flows: AgentFlow[]) {
+  const r = await pce.app.inject({
+    method: 'POST',
+    url: `/api/v2/orgs/1/agents/${a.agent_id}/flows`,
+    headers: { authorization: basic(a.auth_username, a.secret) },
+    payload: { batch_id, flows },
+  });
+  return { status: r.statusCode, body: JSON.parse(r.body) };
+}
+
+const everything = () => ({
+  start_date: new Date(Date.now() - 3_600_000).toISOString(),
+  end_date: new Date(Date.now() + 60_000).toISOString(),
+  sources: { include: [[]], exclude: [] },
+  destinations: { include: [[]], exclude: [] },
+  services: { include: [], exclude: [] },
+  policy_decisions: [],
+});
+
+async function explore(q: object): Promise<TrafficFlow[]> {
+  const job = await pce.call('POST', '/orgs/1/traffic_flows/async_queries', q);
+  expect(job.status).toBe(202);
+  expect((await pce.call('GET', job.body.href)).body.status).toBe('completed');
+  return (await pce.call('GET', job.body.result)).body as TrafficFlow[];
+}
+
+describe('traffic', () => {
+  it('counts a batch sent twice once, and merges both ends of a connection into one flow with the stricter decision', async () => {
+    const a = await pairedAgent();
+    expect((await upload(a, 'batch-0001', [flow({})])).body.duplicate).toBe(false);
+    expect((await upload(a, 'batch-0001', [flow({})])).body.duplicate).toBe(true);
+    await upload(a, 'batch-0002', [
+      flow({ reported_by: 'destination', decision: 'potentially_blocked', num_connections: 3 }),
+    ]);
+    const flows = await explore(everything());
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({
+      num_connections: 3,
+      policy_decision: 'potentially_blocked',
+      service: { port: 80, proto: 6 },
+    });
+    expect(flows[0]!.src.workload?.name).toBe('n0'); // enriched: the address is the node's
+  });
+
+  it('filters by IP address, service and decision; an agent cannot upload for another agent', async () => {
+    const a = await pairedAgent();
+    await upload(a, 'batch-0003', [flow({}), flow({ dst_ip: '198.18.0.251', port: 22, decision: 'blocked' })]);
+    expect(await explore({ ...everything(), policy_decisions: ['blocked'] })).toHaveLength(1);
+    expect(
+      await explore({ ...everything(), services: { include: [{ port: 80, proto: 6 }], exclude: [] } }),
+    ).toHaveLength(1);
+    expect(
+      await explore({
+        ...everything(),
+        destinations: { include: [[{ ip_address: { value: '198.18.0.251' } }]], exclude: [] },
+      }),
+    ).toHaveLength(1);
+    expect(
+      await explore({
+        ...everything(),
+        destinations: { include: [[]], exclude: [{ ip_address: { value: '198.18.0.251' } }] },
+      }),
+    ).toHaveLength(1);
+    const other = await pce.app.inject({
+      method: 'POST',
+      url: '/api/v2/orgs/1/agents/someone-else/flows',
+      headers: { authorization: basic(a.auth_username, a.secret) },
+      payload: { batch_id: 'batch-0004', flows: [] },
+    });
+    expect(other.statusCode).toBe(403);
+    const bad = await pce.call('POST', '/orgs/1/traffic_flows/async_queries', {
+      ...everything(),
+      start_date: 'yesterday',
+    });
+    expect(bad.status).toBe(406);
+  });
+
+  it('writes a snapshot that sql.js opens, holding the flows and their workloads', async () => {
+    const a = await pairedAgent();
+    await upload(a, 'batch-0005', [flow({})]);
+    const flows = await explore(everything());
+    const dir = mkdtempSync(join(tmpdir(), 'bh-snap-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'snap.sqlite');
+    writeSnapshot(file, everything() as never, flows);
+    const initSqlJs = createRequire(import.meta.url)('sql.js') as (
+      o?: object,
+    ) => Promise<{ Database: new (b: Uint8Array) => { exec: (q: string) => { values: unknown[][] }[] } }>;
+    const SQL = await initSqlJs();
+    const db = new SQL.Database(readFileSync(file));
+    expect(db.exec('SELECT count(*) FROM flows')[0]!.values[0]![0]).toBe(1);
+    expect(db.exec("SELECT value FROM snapshot_meta WHERE key = 'schema_version'")[0]!.values[0]![0]).toBe('1');
+    expect(db.exec('SELECT name FROM workloads')[0]!.values[0]![0]).toBe('n0');
+  });
+});
