@@ -282,4 +282,37 @@ export class PolicyEngine {
       for (const h of synthetic) compiler.removeWorkload(h);
     }
   }
+
+  /**
+   * Decide many flows (by address) under the draft or active policy with the
+   * ends' current modes: the explorer's draft decisions. One inventory read
+   * and one compile for the whole list.
+   */
+  async decideFlows(
+    which: 'draft' | 'active',
+    flows: { src_ip: string; dst_ip: string; service: FlowService }[],
+  ): Promise<{ decision: string; rule: string | null }[]> {
+    const { compiler } = await this.compiler(which);
+    const inventory = await this.inventory();
+    const byIp = new Map<string, InventoryWorkload>();
+    for (const w of inventory) for (const a of w.addresses) if (!byIp.has(a)) byIp.set(a, w);
+    const policies = new Map<string, ReturnType<PolicyCompiler['policyFor']>>();
+    const end = (ip: string, sets: Record<string, AddressSet>): FlowEnd => {
+      const w = byIp.get(ip);
+      if (!w) return { peer: { ip }, mode: 'unmanaged' };
+      let p = policies.get(w.href);
+      if (!p) policies.set(w.href, (p = compiler.policyFor(w)));
+      Object.assign(sets, p.sets);
+      return {
+        peer: { href: w.href, ip },
+        mode: w.kind === 'unmanaged' ? 'unmanaged' : w.enforcement_mode,
+        policy: p.policy,
+      };
+    };
+    return flows.map((f) => {
+      const sets: Record<string, AddressSet> = {};
+      const d = decideFlow({ consumer: end(f.src_ip, sets), provider: end(f.dst_ip, sets), sets, service: f.service });
+      return { decision: d.decision, rule: d.rules[0] ?? null };
+    });
+  }
 }

@@ -150,4 +150,56 @@ describe('traffic', () => {
     expect(db.exec("SELECT value FROM snapshot_meta WHERE key = 'schema_version'")[0]!.values[0]![0]).toBe('1');
     expect(db.exec('SELECT name FROM workloads')[0]!.values[0]![0]).toBe('n0');
   });
+
+  it('re-decides a result under the draft: a rule added but not provisioned changes draft_policy_decision only', async () => {
+    const a = await pairedAgent();
+    const node = (await pce.call('GET', '/orgs/1/workloads')).body.find(
+      (w: { hostname: string }) => w.hostname === 'n0',
+    );
+    const role = (await pce.call('POST', '/orgs/1/labels', { key: 'role', value: 'edge' })).body.href;
+    await pce.call('PUT', node.href, { labels: [{ href: role }] });
+    await upload(a, 'batch-0006', [flow({ decision: 'potentially_blocked' })]);
+    const job = (await pce.call('POST', '/orgs/1/traffic_flows/async_queries', everything())).body;
+    const any = (await pce.call('GET', '/orgs/1/sec_policy/draft/ip_lists')).body.find((l: { name: string }) =>
+      l.name.startsWith('Any'),
+    ).href;
+    const rs = (await pce.call('POST', '/orgs/1/sec_policy/draft/rule_sets', { name: 'egress', scopes: [[]] })).body
+      .href;
+    const rule = await pce.call('POST', `${rs}/sec_rules`, {
+      enabled: true,
+      providers: [{ ip_list: { href: any } }],
+      consumers: [{ label: { href: role } }],
+      ingress_services: [{ port: 80, proto: 6 }],
+      resolve_labels_as: { providers: ['workloads'], consumers: ['workloads'] },
+      unscoped_consumers: false,
+    });
+    expect(rule.status).toBe(201);
+    expect((await pce.call('PUT', `${job.href}/update_rules`, {})).status).toBe(202);
+    const flows = (await pce.call('GET', job.result)).body as TrafficFlow[];
+    expect(flows[0]).toMatchObject({ policy_decision: 'potentially_blocked', draft_policy_decision: 'allowed' });
+  });
+
+  it('groups flows into app groups with connection counts, ports and the mix of decisions', async () => {
+    const a = await pairedAgent();
+    await upload(a, 'batch-0007', [flow({}), flow({ port: 443, decision: 'blocked', num_connections: 2 })]);
+    const map = (await pce.call('GET', '/orgs/1/traffic_flows/app_groups?keys=role')).body;
+    expect(map.nodes.map((n: { id: string }) => n.id)).toEqual(['ip=198.18.0.250', 'role=-']);
+    expect(map.edges).toEqual([
+      expect.objectContaining({
+        source: 'role=-',
+        target: 'ip=198.18.0.250',
+        num_connections: 5,
+        decisions: { allowed: 3, blocked: 2 },
+        ports: [
+          { port: 80, proto: 6 },
+          { port: 443, proto: 6 },
+        ],
+      }),
+    ]);
+    const page = await pce.call('POST', '/orgs/1/traffic_flows/traffic_analysis_queries?offset=1', {
+      ...everything(),
+      max_results: 1,
+    });
+    expect(page.body).toHaveLength(1);
+  });
 });

@@ -56,6 +56,76 @@ function csv(flows: TrafficFlow[]): string {
   );
 }
 
+/** Times as UTC ISO strings (what the store compares); refuses what is not a time. */
+function normalized(q: TrafficQuery): TrafficQuery {
+  for (const f of ['start_date', 'end_date'] as const)
+    if (Number.isNaN(Date.parse(q[f]))) throw invalid(f, `"${q[f]}" is not an RFC 3339 time`);
+  return { ...q, start_date: new Date(q.start_date).toISOString(), end_date: new Date(q.end_date).toISOString() };
+}
+
+function serviceOf(f: TrafficFlow): { proto: number; port?: number; icmp_type?: number; icmp_code?: number } {
+  const { proto, port } = f.service;
+  return proto === 1 || proto === 58 ? { proto, icmp_type: port >> 8, icmp_code: port & 0xff } : { proto, port };
+}
+
+export interface AppGroupMap {
+  keys: string[];
+  nodes: { id: string; labels: Record<string, string>; workloads: number }[];
+  edges: {
+    source: string;
+    target: string;
+    num_connections: number;
+    bytes: number;
+    ports: { port: number; proto: number }[];
+    decisions: Record<string, number>;
+  }[];
+}
+
+/** Group flows into app groups (by label keys; ends without a workload are grouped by address). */
+export function appGroups(flows: TrafficFlow[], keys: string[]): AppGroupMap {
+  const nodes = new Map<string, { id: string; labels: Record<string, string>; workloads: Set<string> }>();
+  const edges = new Map<string, AppGroupMap['edges'][number] & { portSet: Set<string> }>();
+  const groupOf = (end: TrafficFlow['src']): string => {
+    const w = end.workload;
+    const labels: Record<string, string> = {};
+    if (w) for (const k of keys) labels[k] = w.labels.find((l) => l.key === k)?.value ?? '';
+    const id = w ? keys.map((k) => `${k}=${labels[k] || '-'}`).join(',') : `ip=${end.ip}`;
+    let n = nodes.get(id);
+    if (!n) nodes.set(id, (n = { id, labels: w ? labels : { ip: end.ip }, workloads: new Set() }));
+    if (w) n.workloads.add(w.href);
+    return id;
+  };
+  for (const f of flows) {
+    const source = groupOf(f.src);
+    const target = groupOf(f.dst);
+    const key = `${source}>${target}`;
+    let e = edges.get(key);
+    if (!e)
+      edges.set(
+        key,
+        (e = { source, target, num_connections: 0, bytes: 0, ports: [], decisions: {}, portSet: new Set() }),
+      );
+    e.num_connections += f.num_connections;
+    e.bytes += f.dst_bi + f.dst_bo;
+    e.decisions[f.policy_decision] = (e.decisions[f.policy_decision] ?? 0) + f.num_connections;
+    const pk = `${f.service.proto}/${f.service.port}`;
+    if (!e.portSet.has(pk)) {
+      e.portSet.add(pk);
+      e.ports.push({ port: f.service.port, proto: f.service.proto });
+    }
+  }
+  return {
+    keys,
+    nodes: [...nodes.values()]
+      .map((n) => ({ id: n.id, labels: n.labels, workloads: n.workloads.size }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    edges: [...edges.values()].map(({ portSet: _p, ...e }) => ({
+      ...e,
+      ports: e.ports.sort((a, b) => a.proto - b.proto || a.port - b.port),
+    })),
+  };
+}
+
 export async function trafficRoutes(app: FastifyInstance): Promise<void> {
   const { store } = app;
   const base = `${ORG_PATH}/traffic_flows/async_queries`;
@@ -106,6 +176,83 @@ export async function trafficRoutes(app: FastifyInstance): Promise<void> {
         .values({ id, body: JSON.stringify(body), result: JSON.stringify(flows), created_at: at })
         .execute();
       return reply.status(202).send(body);
+    },
+  );
+
+  // Re-decide a query's result under the draft policy (the ends' current modes): what provisioning would change.
+  app.put<{ Params: Static<typeof OrgIdParams> }>(
+    `${base}/:id/update_rules`,
+    { schema: { params: OrgIdParams, tags }, config: { access: 'read', policyNeutral: true } },
+    async (req, reply) => {
+      checkOrg(req.params.org);
+      const row = await get(req.params.id);
+      const flows = JSON.parse(row.result ?? '[]') as TrafficFlow[];
+      const decided = await app.engine.decideFlows(
+        'draft',
+        flows.map((f) => ({ src_ip: f.src.ip, dst_ip: f.dst.ip, service: serviceOf(f) })),
+      );
+      flows.forEach((f, i) => (f.draft_policy_decision = decided[i]!.decision as TrafficFlow['policy_decision']));
+      const body = JSON.parse(row.body) as AsyncQuery;
+      body.updated_at = new Date().toISOString();
+      await store.db
+        .updateTable('traffic_queries')
+        .set({ body: JSON.stringify(body), result: JSON.stringify(flows) })
+        .where('id', '=', req.params.id)
+        .execute();
+      return reply.status(202).send(body);
+    },
+  );
+
+  // The synchronous, paged form of the same query (for the UI): `offset` and `max_results`.
+  app.post<{ Params: Static<typeof OrgParams>; Body: TrafficQuery; Querystring: { offset?: number } }>(
+    `${ORG_PATH}/traffic_flows/traffic_analysis_queries`,
+    {
+      schema: {
+        params: OrgParams,
+        body: TrafficQuery,
+        querystring: Type.Object({ offset: Type.Optional(Type.Integer({ minimum: 0 })) }),
+        tags,
+      },
+      config: { access: 'read', policyNeutral: true },
+    },
+    async (req, reply) => {
+      checkOrg(req.params.org);
+      const q = normalized(req.body);
+      const all = await queryFlows(store, { ...q, max_results: 200_000 });
+      const offset = req.query.offset ?? 0;
+      reply.header('X-Total-Count', String(all.length));
+      return all.slice(offset, offset + (q.max_results ?? 1000));
+    },
+  );
+
+  // The app-group map: flows grouped by the chosen label keys (default app, env) of each end.
+  app.get<{ Params: Static<typeof OrgParams>; Querystring: { keys?: string; start_date?: string; end_date?: string } }>(
+    `${ORG_PATH}/traffic_flows/app_groups`,
+    {
+      schema: {
+        params: OrgParams,
+        querystring: Type.Object({
+          keys: Type.Optional(Type.String()),
+          start_date: Type.Optional(Type.String()),
+          end_date: Type.Optional(Type.String()),
+        }),
+        tags,
+      },
+    },
+    async (req) => {
+      checkOrg(req.params.org);
+      const keys = (req.query.keys ?? 'app,env')
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean);
+      const q = normalized({
+        start_date: req.query.start_date ?? new Date(Date.now() - 3_600_000).toISOString(),
+        end_date: req.query.end_date ?? new Date(Date.now() + 60_000).toISOString(),
+        sources: { include: [], exclude: [] },
+        destinations: { include: [], exclude: [] },
+        max_results: 200_000,
+      });
+      return appGroups(await queryFlows(store, q), keys);
     },
   );
 
