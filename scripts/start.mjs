@@ -47,6 +47,7 @@ try {
     nodes: NODES,
     pcePort: PORT,
     keep,
+    shop: true,
     log: (l) => step(l),
   });
 } catch (err) {

@@ -19,11 +19,14 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { labApi } from './client.js';
 import { labDown, labUp } from './lab.js';
+import { applyFile } from './manifests.js';
 import { labStatus, type LabStatus } from './status.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const BULKHEAD_BIN = join(REPO, 'bin', 'bulkhead.js');
+const SHOP_YAML = fileURLToPath(new URL('../apps/shop.yaml', import.meta.url));
 
 export interface DemoOptions {
   /** Where the PCE's data dir, the agents' state and the logs go. */
@@ -33,6 +36,8 @@ export interface DemoOptions {
   pcePort: number;
   /** Keep the PCE's data and the agents' state from a previous run. */
   keep?: boolean;
+  /** Run the sample shop (tests/lab/apps/shop.yaml) with its traffic, its namespaces managed in visibility_only. */
+  shop?: boolean;
   /** Enforcement mode of the nodes' pairing profile. */
   nodeMode?: 'idle' | 'visibility_only' | 'selective' | 'full';
   log?: (line: string) => void;
@@ -363,6 +368,28 @@ async function startDemoParts(opts: DemoOptions, started: { stop?: () => Promise
     if (i > 600)
       throw new Error('the agents did not report their policy applied, or Kubelink the cluster, within 60 s');
     await sleep(100);
+  }
+
+  if (opts.shop) {
+    log('starting the sample shop (shop-prod, shop-dev) and its traffic');
+    // Kubernetes labels app/role/env/loc become Bulkhead labels of the same keys.
+    await call('PUT', clusterHref, {
+      label_map: { pods: { app: 'app', role: 'role', env: 'env', loc: 'loc' }, nodes: {} },
+    });
+    await applyFile(labApi(opts.labName), SHOP_YAML, () => undefined);
+    for (const ns of ['shop-prod', 'shop-dev']) {
+      let href: string | undefined;
+      for (let i = 0; i < 200 && !href; i++) {
+        const ps = await call<{ href: string; namespace: string | null }[]>(
+          'GET',
+          `${clusterHref}/container_workload_profiles`,
+        );
+        href = ps.body.find((p) => p.namespace === ns)?.href;
+        if (!href) await sleep(100);
+      }
+      if (href) await call('PUT', href, { managed: true, enforcement_mode: 'visibility_only' });
+      else log(`no profile for ${ns} after 20 s; the shop's flows will not be reported`);
+    }
   }
 
   const stop = (): Promise<void> => started.stop!();
