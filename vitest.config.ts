@@ -12,6 +12,9 @@ export default defineConfig({
   test: {
     include: ['{pce,cven,kubelink,desktop}/src/**/*.test.ts', 'tests/**/*.test.ts'],
     pool: 'forks',
+    // One file at a time: the privileged and end-to-end files measure real packets and time
+    // on a 2-core machine; run side by side they starve each other (retransmits, late agents).
+    fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

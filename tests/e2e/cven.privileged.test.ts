@@ -283,11 +283,16 @@ describe.skipIf(!isRoot)('C-VEN enforcement on the lab (privileged)', () => {
     const pce = view.implicit_rules.find((r) => r.description === 'implicit: the agent to its PCE');
     expect(pce?.port).toBe(Number(new URL(demo.pceUrl).port));
     expect(pce?.addresses).toEqual([new URL(demo.pceUrl).hostname]);
-    const w = await must<{
-      agent: { status: { applied_version: string; security_policy_sync_state: string; firewall_rule_count: number } };
-    }>(demo, 'GET', demo.nodeWorkloads[node]!);
-    expect(w.agent.status.security_policy_sync_state).toBe('applied');
-    expect(w.agent.status.applied_version).toBe(view.version);
+    // The agent heartbeats its applied version after each apply (the previous test changed modes).
+    const w = await eventually('the node to report the policy the PCE shows', async () => {
+      const cur = await must<{ version: string }>(demo, 'GET', `${demo.nodeWorkloads[node]}/policy`);
+      const wl = await must<{
+        agent: { status: { applied_version: string; security_policy_sync_state: string; firewall_rule_count: number } };
+      }>(demo, 'GET', demo.nodeWorkloads[node]!);
+      return wl.agent.status.applied_version === cur.version && wl.agent.status.security_policy_sync_state === 'applied'
+        ? wl
+        : undefined;
+    });
     expect(w.agent.status.firewall_rule_count).toBeGreaterThan(0);
   });
 

@@ -124,6 +124,12 @@ export class FlowCollector {
         return { decision: r.decision, ...(r.rules[0] ? { rule: r.rules[0] } : {}) };
       },
     });
+    this.log.debug('flows collected', {
+      records: flows.length,
+      drops: drops.length,
+      aggregates: out.length,
+      attached: this.#attached.size,
+    });
     if (out.length) this.spool.add(agentId, out);
     return out.length;
   }
@@ -137,7 +143,19 @@ export class FlowCollector {
         const batch = this.spool.read(id);
         if (!batch) continue;
         if (this.spool.lost) batch.lost = this.spool.lost;
-        await pce.request('POST', pce.agentPath('/flows'), batch);
+        try {
+          await pce.request('POST', pce.agentPath('/flows'), batch);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'BH_ERR_API_VALIDATION') throw err;
+          // Refused for good: retrying cannot help, and it must not hold up the batches behind it.
+          this.log.error('the PCE refused a flow batch; dropped and counted as lost', {
+            batch: id,
+            error: (err as Error).message,
+          });
+          this.spool.lost += batch.flows.length;
+          this.spool.ack(id);
+          continue;
+        }
         this.spool.ack(id);
         if (batch.lost) this.spool.lost -= batch.lost;
       }

@@ -80,10 +80,18 @@ export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): 
   return true;
 }
 
+/**
+ * Merge one end's aggregate into its bucket. Precedence:
+ * 1. a row of the same connection that only the other end has reported: the
+ *    same flow seen from both ends, so one flow, with the more restrictive decision
+ *    (but a source's blocked row is never the destination's: that one got through);
+ * 2. a row this end reported with the same decision: more of the same;
+ * 3. otherwise a new row (the same pair under another decision: the policy or a mode changed).
+ */
 async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>): Promise<void> {
   const bucket = bucketOf(f.first_seen);
-  const key = { bucket, src_ip: f.src_ip, dst_ip: f.dst_ip, port: f.port, proto: f.proto };
-  const row = await s.db
+  const bySource = f.reported_by === 'source';
+  const rows = await s.db
     .selectFrom('flows')
     .selectAll()
     .where('bucket', '=', bucket)
@@ -91,15 +99,26 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
     .where('dst_ip', '=', f.dst_ip)
     .where('port', '=', f.port)
     .where('proto', '=', f.proto)
-    .executeTakeFirst();
-  const src = book.get(f.src_ip);
-  const dst = book.get(f.dst_ip);
-  const bySource = f.reported_by === 'source';
+    .execute();
+  const mine = (r: (typeof rows)[number]): number => (bySource ? r.src_conns : r.dst_conns);
+  // A connection the source blocked never reaches the destination: what the destination sees is another one.
+  const sameConnection = (r: (typeof rows)[number]): boolean =>
+    mine(r) === 0 && !(!bySource && r.decision === 'blocked');
+  const row =
+    rows.find((r) => sameConnection(r) && r.decision === f.decision) ??
+    rows.find(sameConnection) ??
+    rows.find((r) => r.decision === f.decision);
   if (!row) {
+    const src = book.get(f.src_ip);
+    const dst = book.get(f.dst_ip);
     await s.db
       .insertInto('flows')
       .values({
-        ...key,
+        bucket,
+        src_ip: f.src_ip,
+        dst_ip: f.dst_ip,
+        port: f.port,
+        proto: f.proto,
         decision: f.decision,
         rule: f.rule ?? null,
         src_workload: src ? JSON.stringify(src) : null,
@@ -115,25 +134,40 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
     return;
   }
   const decision = mostRestrictive(row.decision as PolicyDecision, f.decision);
+  // The merged decision may already have its own row: fold this one into it (one row per decision).
+  const target = decision !== row.decision ? rows.find((r) => r.decision === decision) : undefined;
+  const base = target ?? row;
+  const extra = target ? row : undefined;
+  if (target)
+    await s.db
+      .deleteFrom('flows')
+      .where('bucket', '=', bucket)
+      .where('src_ip', '=', f.src_ip)
+      .where('dst_ip', '=', f.dst_ip)
+      .where('port', '=', f.port)
+      .where('proto', '=', f.proto)
+      .where('decision', '=', row.decision)
+      .execute();
+  const firsts = [base.first_seen, f.first_seen, ...(extra ? [extra.first_seen] : [])].sort();
+  const lasts = [base.last_seen, f.last_seen, ...(extra ? [extra.last_seen] : [])].sort();
   await s.db
     .updateTable('flows')
     .set({
       decision,
-      rule: decision === f.decision && decision !== row.decision ? (f.rule ?? null) : (row.rule ?? f.rule ?? null),
-      src_conns: row.src_conns + (bySource ? f.num_connections : 0),
-      dst_conns: row.dst_conns + (bySource ? 0 : f.num_connections),
-      src_bytes: row.src_bytes + (bySource ? f.bytes : 0),
-      dst_bytes: row.dst_bytes + (bySource ? 0 : f.bytes),
-      first_seen: f.first_seen < row.first_seen ? f.first_seen : row.first_seen,
-      last_seen: f.last_seen > row.last_seen ? f.last_seen : row.last_seen,
-      src_workload: row.src_workload ?? (src ? JSON.stringify(src) : null),
-      dst_workload: row.dst_workload ?? (dst ? JSON.stringify(dst) : null),
+      rule: decision !== base.decision ? (f.rule ?? null) : (base.rule ?? f.rule ?? null),
+      src_conns: base.src_conns + (extra?.src_conns ?? 0) + (bySource ? f.num_connections : 0),
+      dst_conns: base.dst_conns + (extra?.dst_conns ?? 0) + (bySource ? 0 : f.num_connections),
+      src_bytes: base.src_bytes + (extra?.src_bytes ?? 0) + (bySource ? f.bytes : 0),
+      dst_bytes: base.dst_bytes + (extra?.dst_bytes ?? 0) + (bySource ? 0 : f.bytes),
+      first_seen: firsts[0]!,
+      last_seen: lasts[lasts.length - 1]!,
     })
     .where('bucket', '=', bucket)
     .where('src_ip', '=', f.src_ip)
     .where('dst_ip', '=', f.dst_ip)
     .where('port', '=', f.port)
     .where('proto', '=', f.proto)
+    .where('decision', '=', base.decision)
     .execute();
 }
 

@@ -202,4 +202,16 @@ describe('traffic', () => {
     });
     expect(page.body).toHaveLength(1);
   });
+
+  it('folds a flow into the row of its merged decision instead of failing on a duplicate', async () => {
+    const a = await pairedAgent();
+    await upload(a, 'batch-0008', [
+      flow({ reported_by: 'source', decision: 'blocked' }),
+      flow({ reported_by: 'destination', decision: 'potentially_blocked' }),
+    ]);
+    const r = await upload(a, 'batch-0009', [flow({ reported_by: 'source', decision: 'blocked' })]);
+    expect(r.status).toBe(200);
+    const flows = await explore(everything());
+    expect(flows.map((f) => f.policy_decision)).toEqual(['blocked']);
+  });
 });

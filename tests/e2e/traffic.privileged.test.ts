@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright The Bulkhead Authors
+// Privileged, end to end: flows the kernel recorded (eBPF probe, netfilter drops) on
+// real pods reach the explorer with their identities and decisions; a PCE outage loses none.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TrafficFlow } from '@bulkhead/pce/api';
+import { startDemo, type Demo } from '../lab/src/demo.js';
+import {
+  eventually,
+  freePort,
+  label,
+  labApply,
+  must,
+  podYaml,
+  profileOf,
+  provision,
+  shortName,
+  tcpFrom,
+} from '../lab/src/demo-support.js';
+import { labStatus } from '../lab/src/status.js';
+
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!isRoot)('traffic on the lab (privileged)', () => {
+  let demo: Demo;
+  const pods: Record<string, { ip: string; netnsPath: string }> = {};
+  const L: Record<string, string> = {};
+  let profile = '';
+
+  const explore = async (port: number): Promise<TrafficFlow[]> => {
+    const q = {
+      start_date: new Date(Date.now() - 600_000).toISOString(),
+      end_date: new Date(Date.now() + 60_000).toISOString(),
+      sources: { include: [[]], exclude: [] },
+      destinations: { include: [[{ label: { href: L['role=tsrv'] } }]], exclude: [] },
+      services: { include: [{ port, proto: 6 }], exclude: [] },
+      policy_decisions: [],
+    };
+    const job = await must<{ result: string }>(demo, 'POST', '/orgs/1/traffic_flows/async_queries', q, [202]);
+    return must<TrafficFlow[]>(demo, 'GET', job.result);
+  };
+
+  beforeAll(async () => {
+    demo = await startDemo({
+      dir: `/tmp/${shortName('bh-e2e-')}`,
+      labName: shortName('t'),
+      nodes: 2,
+      pcePort: await freePort(),
+    });
+    for (const [k, v] of [
+      ['app', 'tr'],
+      ['role', 'tsrv'],
+      ['role', 'tok'],
+      ['role', 'tno'],
+    ] as const)
+      L[`${k}=${v}`] = await label(demo, k, v);
+    const [n0, n1] = demo.lab.nodes.map((n) => n.name);
+    await labApply(
+      demo,
+      `apiVersion: v1\nkind: Namespace\nmetadata: {name: tr}\n` +
+        podYaml('tr', 'srv', { role: 'tsrv', ports: [8080, 9100], node: n0 }) +
+        podYaml('tr', 'ok', { role: 'tok', node: n1 }) +
+        podYaml('tr', 'no', { role: 'tno', node: n1 }),
+    );
+    profile = await profileOf(demo, 'tr');
+    await must(demo, 'PUT', profile, {
+      managed: true,
+      enforcement_mode: 'full',
+      labels: [{ key: 'app', assignment: { href: L['app=tr'] } }],
+    });
+    const rs = (
+      await must<{ href: string }>(demo, 'POST', '/orgs/1/sec_policy/draft/rule_sets', {
+        name: 'tr',
+        scopes: [[{ label: { href: L['app=tr'] } }]],
+      })
+    ).href;
+    for (const port of [8080, 9100])
+      await must(demo, 'POST', `${rs}/sec_rules`, {
+        enabled: true,
+        providers: [{ label: { href: L['role=tsrv'] } }],
+        consumers: [{ label: { href: L['role=tok'] } }],
+        ingress_services: [{ port, proto: 6 }],
+        resolve_labels_as: { providers: ['workloads'], consumers: ['workloads'] },
+        unscoped_consumers: false,
+      });
+    await provision(demo, 'tr');
+    await eventually('pods', async () => {
+      for (const p of (await labStatus(demo.lab.name))!.pods) if (p.namespace === 'tr' && p.ip) pods[p.name] = p;
+      return pods.srv && pods.ok && pods.no;
+    });
+    await eventually(
+      'ok reaches srv',
+      async () => (await tcpFrom(pods.ok!.netnsPath, pods.srv!.ip, 8080)) === 'pong',
+      20_000,
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await demo?.stop();
+  }, 120_000);
+
+  it('shows the allowed and the blocked connection with namespaces, labels, decisions and rules within 15 s', async () => {
+    for (let i = 0; i < 3; i++) {
+      await tcpFrom(pods.ok!.netnsPath, pods.srv!.ip, 8080);
+      await tcpFrom(pods.no!.netnsPath, pods.srv!.ip, 8080, 1);
+    }
+    const t0 = Date.now();
+    const flows = await eventually(
+      'an allowed and a blocked flow',
+      async () => {
+        const f = await explore(8080);
+        return f.some((x) => x.policy_decision === 'allowed') && f.some((x) => x.policy_decision === 'blocked')
+          ? f
+          : undefined;
+      },
+      15_000,
+      500,
+    );
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    const allowed = flows.find((f) => f.policy_decision === 'allowed')!;
+    expect(allowed.src.workload?.namespace).toBe('tr');
+    expect(allowed.src.workload?.labels.map((l) => l.value)).toContain('tok');
+    expect(allowed.dst.workload?.labels.map((l) => l.value)).toContain('tsrv');
+    expect(allowed.rule?.href).toMatch(/sec_rules/);
+    const blocked = flows.find((f) => f.policy_decision === 'blocked')!;
+    expect(blocked.src.ip).toBe(pods.no!.ip);
+    expect(blocked.rule).toBeNull(); // no rule: full mode's default
+  });
+});
