@@ -15,6 +15,7 @@ import {
   profileOf,
   provision,
   shortName,
+  sleep,
   tcpFrom,
 } from '../lab/src/demo-support.js';
 import { labStatus } from '../lab/src/status.js';
@@ -126,4 +127,30 @@ describe.skipIf(!isRoot)('traffic on the lab (privileged)', () => {
     expect(blocked.src.ip).toBe(pods.no!.ip);
     expect(blocked.rule).toBeNull(); // no rule: full mode's default
   });
+  it('in visibility_only the same connection is potentially_blocked', async () => {
+    await must(demo, 'PUT', profile, { enforcement_mode: 'visibility_only' });
+    await eventually(
+      'no gets through',
+      async () => (await tcpFrom(pods.no!.netnsPath, pods.srv!.ip, 8080)) === 'pong',
+      15_000,
+    );
+    // Flows aggregate per minute: a SYN retried across the mode change may still have been
+    // dropped by the destination (a true "blocked" in that minute). Judge the next minute alone.
+    const boundary = Math.ceil((Date.now() + 1000) / 60_000) * 60_000;
+    await sleep(boundary - Date.now() + 500);
+    for (let i = 0; i < 3; i++) expect(await tcpFrom(pods.no!.netnsPath, pods.srv!.ip, 8080)).toBe('pong');
+    await eventually(
+      'potentially_blocked in the new minute',
+      async () =>
+        (await explore(8080)).some(
+          (f) =>
+            f.src.ip === pods.no!.ip &&
+            f.policy_decision === 'potentially_blocked' &&
+            Date.parse(f.timestamp_range.first_detected) >= boundary,
+        ),
+      15_000,
+      500,
+    );
+    await must(demo, 'PUT', profile, { enforcement_mode: 'full' });
+  }, 120_000);
 });
