@@ -153,4 +153,30 @@ describe.skipIf(!isRoot)('traffic on the lab (privileged)', () => {
     );
     await must(demo, 'PUT', profile, { enforcement_mode: 'full' });
   }, 120_000);
+
+  it('loses no flow while the PCE is stopped: every connection is counted once it returns', async () => {
+    // All in one minute bucket, so both ends' reports of each connection meet in one row.
+    const boundary = Math.ceil((Date.now() + 1000) / 60_000) * 60_000;
+    await sleep(boundary - Date.now() + 500);
+    await demo.stopPce();
+    const N = 12;
+    let ok = 0;
+    for (let i = 0; i < N; i++) if ((await tcpFrom(pods.ok!.netnsPath, pods.srv!.ip, 9100)) === 'pong') ok++;
+    expect(ok).toBe(N);
+    await sleep(5000); // batches spool on disk meanwhile
+    await demo.startPce();
+    const inMinute = async (): Promise<number> =>
+      (await explore(9100))
+        .filter((f) => Date.parse(f.timestamp_range.first_detected) >= boundary)
+        .reduce((a, f) => a + f.num_connections, 0);
+    const counted = await eventually(
+      `${N} connections to 9100`,
+      async () => ((await inMinute()) >= N ? inMinute() : undefined),
+      30_000,
+      500,
+    );
+    await sleep(4000); // nothing more arrives: no batch counted twice
+    expect(await inMinute()).toBe(counted);
+    expect(counted).toBe(N);
+  }, 150_000);
 });
