@@ -218,9 +218,16 @@ describe('traffic', () => {
   it('keeps a connection its source blocked apart from a later one that got through (mode changed to visibility_only)', async () => {
     const a = await pairedAgent();
     await upload(a, 'batch-0010', [flow({ reported_by: 'source', decision: 'blocked', num_connections: 1 })]);
-    await upload(a, 'batch-0011', [flow({ reported_by: 'destination', decision: 'potentially_blocked', num_connections: 1 })]);
-    await upload(a, 'batch-0012', [flow({ reported_by: 'source', decision: 'potentially_blocked', num_connections: 1 })]);
+    await upload(a, 'batch-0011', [
+      flow({ reported_by: 'destination', decision: 'potentially_blocked', num_connections: 1 }),
+    ]);
+    await upload(a, 'batch-0012', [
+      flow({ reported_by: 'source', decision: 'potentially_blocked', num_connections: 1 }),
+    ]);
     const flows = await explore(everything());
-    expect(flows.map((f) => `${f.policy_decision}:${f.num_connections}`).sort()).toEqual(['blocked:1', 'potentially_blocked:1']);
+    expect(flows.map((f) => `${f.policy_decision}:${f.num_connections}`).sort()).toEqual([
+      'blocked:1',
+      'potentially_blocked:1',
+    ]);
   });
 });
