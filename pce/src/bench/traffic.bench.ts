@@ -32,7 +32,12 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'bh-traffic-bench-'));
   try {
     const store = await openStore(join(dir, 'pce.sqlite'));
-    const at = new Date().toISOString();
+    await store.insertDoc(
+      'container_clusters',
+      'c1',
+      { href: '/orgs/1/container_clusters/c1', name: 'bench' },
+      { token_hash: 'x' },
+    );
     const apps = ['shop', 'crm', 'erp', 'hr', 'web'];
     for (const [i, v] of apps.entries())
       await store.insertDoc(

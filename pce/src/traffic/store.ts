@@ -214,20 +214,21 @@ export async function queryFlows(
     ipLists: new Map(),
   },
 ): Promise<TrafficFlow[]> {
-  const rows = await s.db
+  // Newest first, streamed: a query stops reading once it has max_results answers.
+  const rows = s.db
     .selectFrom('flows')
     .selectAll()
     .where('last_seen', '>=', q.start_date)
     .where('first_seen', '<=', q.end_date)
     .orderBy('last_seen', 'desc')
-    .execute();
+    .stream(1000);
   const out: TrafficFlow[] = [];
   const decisions = q.policy_decisions ?? [];
   const svcMatch = (svc: { port?: number; to_port?: number; proto?: number }, port: number, proto: number): boolean =>
     (svc.proto === undefined || svc.proto === proto) &&
     (svc.port === undefined ||
       (svc.to_port === undefined ? port === svc.port : port >= svc.port && port <= svc.to_port));
-  for (const r of rows) {
+  for await (const r of rows) {
     const src: FlowWorkload | undefined = r.src_workload ? JSON.parse(r.src_workload) : undefined;
     const dst: FlowWorkload | undefined = r.dst_workload ? JSON.parse(r.dst_workload) : undefined;
     if (decisions.length && !decisions.includes(r.decision as never)) continue;
