@@ -90,15 +90,13 @@ export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): 
  */
 async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>): Promise<void> {
   const bucket = bucketOf(f.first_seen);
+  /** The connection's row key, less the decision. */
+  const key = { bucket, src_ip: f.src_ip, dst_ip: f.dst_ip, port: f.port, proto: f.proto };
   const bySource = f.reported_by === 'source';
   const rows = await s.db
     .selectFrom('flows')
     .selectAll()
-    .where('bucket', '=', bucket)
-    .where('src_ip', '=', f.src_ip)
-    .where('dst_ip', '=', f.dst_ip)
-    .where('port', '=', f.port)
-    .where('proto', '=', f.proto)
+    .where((eb) => eb.and(key))
     .execute();
   const mine = (r: (typeof rows)[number]): number => (bySource ? r.src_conns : r.dst_conns);
   // A connection the source blocked never reaches the destination: what the destination sees is another one.
@@ -114,11 +112,7 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
     await s.db
       .insertInto('flows')
       .values({
-        bucket,
-        src_ip: f.src_ip,
-        dst_ip: f.dst_ip,
-        port: f.port,
-        proto: f.proto,
+        ...key,
         decision: f.decision,
         rule: f.rule ?? null,
         src_workload: src ? JSON.stringify(src) : null,
@@ -141,11 +135,7 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
   if (target)
     await s.db
       .deleteFrom('flows')
-      .where('bucket', '=', bucket)
-      .where('src_ip', '=', f.src_ip)
-      .where('dst_ip', '=', f.dst_ip)
-      .where('port', '=', f.port)
-      .where('proto', '=', f.proto)
+      .where((eb) => eb.and(key))
       .where('decision', '=', row.decision)
       .execute();
   const firsts = [base.first_seen, f.first_seen, ...(extra ? [extra.first_seen] : [])].sort();
@@ -162,11 +152,7 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
       first_seen: firsts[0]!,
       last_seen: lasts[lasts.length - 1]!,
     })
-    .where('bucket', '=', bucket)
-    .where('src_ip', '=', f.src_ip)
-    .where('dst_ip', '=', f.dst_ip)
-    .where('port', '=', f.port)
-    .where('proto', '=', f.proto)
+    .where((eb) => eb.and(key))
     .where('decision', '=', base.decision)
     .execute();
 }
