@@ -25,9 +25,10 @@ import { labStatus } from '../status.js';
 import {
   eventually,
   freePort,
-  label,
   labApply,
+  label,
   must,
+  numberArg,
   podYaml,
   profileOf,
   provision,
@@ -36,12 +37,8 @@ import {
 } from '../demo-support.js';
 
 const run = promisify(execFile);
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const TRIALS = arg('trials', 40);
-const FLEET = arg('pods', 100);
+const TRIALS = numberArg('trials', 40);
+const FLEET = numberArg('pods', 100);
 
 async function table(netnsPath: string): Promise<string> {
   try {

@@ -11,18 +11,25 @@
  * the rate). Run: `npm run build && node tests/lab/dist/bench/cven-flows.bench.js [--rate N] [--seconds S]`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { startDemo } from '../demo.js';
-import { eventually, freePort, labApply, must, podYaml, profileOf, shortName, sleep } from '../demo-support.js';
+import {
+  cpuTicks,
+  eventually,
+  freePort,
+  labApply,
+  must,
+  numberArg,
+  podYaml,
+  profileOf,
+  rssMiB,
+  shortName,
+  sleep,
+} from '../demo-support.js';
 import { labStatus } from '../status.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const RATE = arg('rate', 1000);
-const SECONDS = arg('seconds', 30);
+const RATE = numberArg('rate', 1000);
+const SECONDS = numberArg('seconds', 30);
 
 const SERVER = `
 import socket
@@ -42,13 +49,6 @@ while time.time() - t0 < secs:
     except OSError: pass
 print(n)
 `;
-
-function ticks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-const rssMiB = (pid: number): number =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 async function main(): Promise<void> {
   const demo = await startDemo({
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
         .trim()
         .split('\n')[0],
     );
-    const t0 = ticks(pid);
+    const t0 = cpuTicks(pid);
     const w0 = performance.now();
     let peakRss = rssMiB(pid);
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 500);
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         { encoding: 'utf8' },
       ).trim(),
     );
-    const cpu = ((ticks(pid) - t0) / 100 / ((performance.now() - w0) / 1000)) * 100;
+    const cpu = ((cpuTicks(pid) - t0) / 100 / ((performance.now() - w0) / 1000)) * 100;
     clearInterval(sampler);
     server.kill();
     await sleep(5000);

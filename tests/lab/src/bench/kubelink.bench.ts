@@ -12,20 +12,15 @@
  * Run: `npm run build && node tests/lab/dist/bench/kubelink.bench.js [--pods N] [--services N] [--namespaces N] [--quiet-seconds S]`.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { labApi } from '../client.js';
 import { startDemo } from '../demo.js';
-import { eventually, freePort, must, shortName, sleep } from '../demo-support.js';
+import { cpuTicks, eventually, freePort, must, numberArg, rssMiB, shortName, sleep } from '../demo-support.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const PODS = arg('pods', 5000);
-const SERVICES = arg('services', 500);
-const NAMESPACES = arg('namespaces', 200);
-const QUIET_S = arg('quiet-seconds', 60);
+const PODS = numberArg('pods', 5000);
+const SERVICES = numberArg('services', 500);
+const NAMESPACES = numberArg('namespaces', 200);
+const QUIET_S = numberArg('quiet-seconds', 60);
 
 async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
@@ -35,13 +30,6 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
     }),
   );
 }
-
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks
-}
-const rssMiB = (pid: number): number =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 async function main(): Promise<void> {
   const demo = await startDemo({
