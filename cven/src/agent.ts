@@ -132,7 +132,14 @@ export class Agent {
   }[] = [];
   #converging: Promise<void> | null = null;
   #convergeAgain = false;
-  #wakers = { pods: new Waker(), policy: new Waker(), poll: new Waker(), heartbeat: new Waker(), tamper: new Waker() };
+  #wakers = {
+    pods: new Waker(),
+    policy: new Waker(),
+    poll: new Waker(),
+    heartbeat: new Waker(),
+    tamper: new Waker(),
+    flows: new Waker(),
+  };
   #loops: Promise<void>[] = [];
 
   constructor(opts: AgentOptions) {
@@ -211,27 +218,21 @@ export class Agent {
 
   /** Every DRAIN_MS: follow the enforcing pods with the probe, drain, decide, spool, upload. */
   async #flowLoop(): Promise<void> {
-    const waker = new Waker();
-    const stopWatch = setInterval(() => this.#stopped && waker.wake(), 200);
-    try {
-      while (!this.#stopped) {
-        await waker.sleep(DRAIN_MS);
-        if (this.#stopped) break;
-        try {
-          const pods = this.enforcer.tables.flatMap((t) => {
-            const pod = this.#pods.find((p) => p.uid === t.key);
-            return t.workload && t.netnsPath && pod ? [{ uid: pod.uid, netnsPath: t.netnsPath, ip: pod.ip }] : [];
-          });
-          await this.flows.sync(pods);
-          const nodeIps = nodeInterfaces().map((i) => i.address);
-          this.flows.collect(this.#policy, this.#creds?.agent_id ?? 'agent', nodeIps);
-          if (this.#creds) await this.flows.upload(this.pce);
-        } catch (err) {
-          this.log.warn('flow collection failed; retrying', { error: (err as Error).message });
-        }
+    while (!this.#stopped) {
+      await this.#wakers.flows.sleep(DRAIN_MS);
+      if (this.#stopped) break;
+      try {
+        const pods = this.enforcer.tables.flatMap((t) => {
+          const pod = this.#pods.find((p) => p.uid === t.key);
+          return t.workload && t.netnsPath && pod ? [{ uid: pod.uid, netnsPath: t.netnsPath, ip: pod.ip }] : [];
+        });
+        await this.flows.sync(pods);
+        const nodeIps = nodeInterfaces().map((i) => i.address);
+        this.flows.collect(this.#policy, this.#creds?.agent_id ?? 'agent', nodeIps);
+        if (this.#creds) await this.flows.upload(this.pce);
+      } catch (err) {
+        this.log.warn('flow collection failed; retrying', { error: (err as Error).message });
       }
-    } finally {
-      clearInterval(stopWatch);
     }
   }
 
