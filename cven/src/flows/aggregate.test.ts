@@ -16,7 +16,7 @@ const rec = (o: Partial<FlowRecord>): FlowRecord => ({
   bytes: 1000,
   firstSeenNs: 1_000_000_000n,
   lastSeenNs: 2_000_000_000n,
-  tcpFlags: 0,
+  tcpFlags: 0x12, // SYN, ACK: this drain saw the connection start
   ...o,
 });
 const base = {
@@ -107,5 +107,17 @@ describe('aggregate', () => {
   it('skips flows with no local end and flows the evaluator cannot place', () => {
     expect(aggregate({ ...base, flows: [rec({ saddr: '10.9.9.9', daddr: '10.9.9.8' })], drops: [] })).toEqual([]);
     expect(aggregate({ ...base, decide: () => null, flows: [rec({})], drops: [] })).toEqual([]);
+  });
+
+  it('counts a TCP connection whose packets straddle two drains once: in the drain that saw its SYN', () => {
+    const reverse = { saddr: '198.19.1.9', daddr: '198.19.0.5', sport: 8080, dport: 40000 };
+    const later = aggregate({
+      ...base,
+      flows: [rec({ tcpFlags: 0x10 }), rec({ ...reverse, tcpFlags: 0x11 })],
+      drops: [],
+    });
+    expect(later[0]).toMatchObject({ num_connections: 0, bytes: 2000 });
+    const reply = aggregate({ ...base, flows: [rec({ ...reverse, tcpFlags: 0x12 })], drops: [] });
+    expect(reply[0]!.num_connections).toBe(0); // the SYN-ACK is the service's, not a new connection
   });
 });

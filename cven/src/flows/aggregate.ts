@@ -13,11 +13,15 @@
  * is the end with the service port. TCP/UDP: the lower port is the service
  * (Linux picks ephemeral ports from 32768 up), ties go to the record's own
  * direction; ICMP: echo requests (type 8, 128) point at the destination.
- * Connections: distinct source ports (ICMP: echo ids) seen per aggregate.
+ * Connections: distinct source ports (ICMP: echo ids) per aggregate; for TCP
+ * only those whose SYN the initiator sent in this drain.
  * Drops (netfilter) in local namespaces are blocked flows.
  */
 import type { AgentFlow, PolicyDecision } from '@bulkhead/pce/api';
 import type { DropRecord, FlowRecord } from '../probe/abi.js';
+
+/** SYN in `FlowRecord.tcpFlags` (bit 1: abi.ts TCP_FLAGS order is FIN, SYN, ...). */
+const TCP_SYN = 0x02;
 
 export interface Decide {
   (src: string, dst: string, port: number, proto: number): { decision: PolicyDecision; rule?: string } | null;
@@ -58,7 +62,7 @@ export function aggregate(args: {
 }): AgentFlow[] {
   const out = new Map<string, Acc>();
   const add = (
-    r: { saddr: string; daddr: string; sport: number; dport: number; proto: number },
+    r: { saddr: string; daddr: string; sport: number; dport: number; proto: number; tcpFlags?: number },
     blocked: boolean,
     bytes: number,
     packets: number,
@@ -93,7 +97,10 @@ export function aggregate(args: {
       };
       out.set(key, acc);
     }
-    acc.ports.add(o.sport);
+    // TCP: a connection counts in the drain that saw its SYN leave the initiator, so one whose
+    // packets straddle two drains counts once. Drops (no flags) and other protocols: by source port.
+    const isNew = r.proto !== 6 || r.tcpFlags === undefined || (o.src === r.saddr && (r.tcpFlags & TCP_SYN) !== 0);
+    if (isNew) acc.ports.add(o.sport);
     acc.flow.bytes += bytes;
     acc.flow.packets += packets;
     const f = new Date(first).toISOString();
