@@ -15,9 +15,13 @@
  *   decisions lists do not filter).
  * Must not import: http/.
  */
-import type { LabelSummary } from '../api/policy-objects.js';
+import { invalid } from '../api/errors.js';
+import { containsAddress } from '../api/ip.js';
+import type { IpList, LabelGroup, LabelSummary } from '../api/policy-objects.js';
 import { mostRestrictive, type PolicyDecision } from '../api/evaluate.js';
 import type { AgentFlow, FlowBatch, FlowWorkload, TrafficFlow, TrafficQuery } from '../api/traffic.js';
+import { buildContext, flattenGroup, ipListIntervals } from '../compiler/resolve.js';
+import { toDraftHref } from '../domain/refs.js';
 import type { Store } from '../store/store.js';
 
 /** Default retention of stored flows. */
@@ -162,6 +166,62 @@ type Actor = TrafficQuery['sources']['exclude'][number];
 /** The label hrefs each label group stands for (nested groups flattened), from the active policy. */
 export type LabelGroupMembers = ReadonlyMap<string, ReadonlySet<string>>;
 
+/** What explorer filters by label group and IP list resolve against (the active policy), by draft-form href. */
+export interface ExplorerContext {
+  groups: LabelGroupMembers;
+  ipLists: ReadonlyMap<string, (ip: string) => boolean>;
+}
+
+/**
+ * The active policy's label groups (flattened) and IP lists (ranges less
+ * exclusions; FQDN entries match nothing, as in enforcement) for the explorer.
+ * Before anything is provisioned: the built-in objects (row version -1).
+ */
+export async function explorerContext(s: Store): Promise<ExplorerContext> {
+  const active = await s.activeVersion();
+  const row = active > 0 ? active : -1;
+  const groups = [...(await s.listPolicy<LabelGroup>('label_groups', row)).values()];
+  const lists = [...(await s.listPolicy<IpList>('ip_lists', row)).values()];
+  const ctx = buildContext(
+    { label_groups: groups, ip_lists: lists, virtual_services: [], services: [], rule_sets: [] },
+    [],
+  );
+  return {
+    groups: new Map(groups.map((g) => [g.href, new Set(flattenGroup(ctx, g.href))])),
+    ipLists: new Map(
+      lists.map((l) => {
+        const intervals = ipListIntervals(l);
+        return [l.href, (ip: string) => containsAddress(intervals, ip)];
+      }),
+    ),
+  };
+}
+
+/**
+ * Refuse label groups and IP lists the active policy does not have, naming
+ * the actor's field (`sources.include[0][1].label_group.href`).
+ *
+ * @throws BulkheadError BH_ERR_API_VALIDATION (terminal).
+ */
+function checkActors(q: TrafficQuery, ctx: ExplorerContext): void {
+  const check = (a: Actor, field: string): void => {
+    if (a.label_group && !ctx.groups.has(toDraftHref(a.label_group.href)))
+      throw invalid(
+        `${field}.label_group.href`,
+        `label group ${a.label_group.href} is not in the active policy; provision it first, or filter by its labels`,
+      );
+    if (a.ip_list && !ctx.ipLists.has(toDraftHref(a.ip_list.href)))
+      throw invalid(
+        `${field}.ip_list.href`,
+        `IP list ${a.ip_list.href} is not in the active policy; provision it first, or filter by ip_address`,
+      );
+  };
+  for (const side of ['sources', 'destinations'] as const) {
+    q[side].include.forEach((and, i) => and.forEach((a, j) => check(a, `${side}.include[${i}][${j}]`)));
+    q[side].exclude.forEach((a, i) => check(a, `${side}.exclude[${i}]`));
+  }
+}
+
 function actorMatches(
   a: Actor,
   ip: string,
@@ -173,10 +233,10 @@ function actorMatches(
   if (a.workload) return w?.href === a.workload.href;
   if (a.label) return !!w?.labels.some((l) => l.href === a.label!.href);
   if (a.label_group) {
-    const members = groups.get(a.label_group.href);
+    const members = groups.get(toDraftHref(a.label_group.href));
     return !!members && !!w?.labels.some((l) => members.has(l.href));
   }
-  if (a.ip_list) return ipLists.get(a.ip_list.href)?.(ip) ?? false;
+  if (a.ip_list) return ipLists.get(toDraftHref(a.ip_list.href))?.(ip) ?? false;
   return true;
 }
 
@@ -191,15 +251,16 @@ function sideMatches(
   return inc && !side.exclude.some((a) => actorMatches(a, ip, w, g, l));
 }
 
-/** Run an explorer query over the stored flows. */
-export async function queryFlows(
-  s: Store,
-  q: TrafficQuery,
-  ctx: { groups: LabelGroupMembers; ipLists: ReadonlyMap<string, (ip: string) => boolean> } = {
-    groups: new Map(),
-    ipLists: new Map(),
-  },
-): Promise<TrafficFlow[]> {
+/**
+ * Run an explorer query over the stored flows. Label groups and IP lists
+ * resolve against `ctx`, by default the active policy (`explorerContext`).
+ *
+ * @throws BulkheadError BH_ERR_API_VALIDATION naming the actor when a label
+ *   group or IP list is not in the active policy.
+ */
+export async function queryFlows(s: Store, q: TrafficQuery, ctx?: ExplorerContext): Promise<TrafficFlow[]> {
+  ctx ??= await explorerContext(s);
+  checkActors(q, ctx);
   // Newest first, streamed: a query stops reading once it has max_results answers.
   const rows = s.db
     .selectFrom('flows')

@@ -231,3 +231,95 @@ describe('traffic', () => {
     ]);
   });
 });
+
+describe('explorer filters by label group and IP list (active policy)', () => {
+  /** role=edge on the node n0 (198.18.0.10), a nested label group over it, an IP list with an exclusion. */
+  async function provisioned() {
+    const a = await pairedAgent();
+    const node = (await pce.call('GET', '/orgs/1/workloads')).body.find(
+      (w: { hostname: string }) => w.hostname === 'n0',
+    );
+    const edge = (await pce.call('POST', '/orgs/1/labels', { key: 'role', value: 'edge' })).body.href as string;
+    await pce.call('PUT', node.href, { labels: [{ href: edge }] });
+    const inner = (
+      await pce.call('POST', '/orgs/1/sec_policy/draft/label_groups', {
+        name: 'edges',
+        key: 'role',
+        labels: [{ href: edge }],
+      })
+    ).body.href as string;
+    const outer = (
+      await pce.call('POST', '/orgs/1/sec_policy/draft/label_groups', {
+        name: 'all-edges',
+        key: 'role',
+        sub_groups: [{ href: inner }],
+      })
+    ).body.href as string;
+    const list = (
+      await pce.call('POST', '/orgs/1/sec_policy/draft/ip_lists', {
+        name: 'outside',
+        ip_ranges: [
+          { from_ip: '198.18.0.248', to_ip: '198.18.0.255' },
+          { from_ip: '198.18.0.251', exclusion: true },
+        ],
+      })
+    ).body.href as string;
+    expect((await pce.call('POST', '/orgs/1/sec_policy', { update_description: 'explorer' })).status).toBe(201);
+    await upload(a, 'batch-lg-01', [
+      flow({}), // n0 → .250
+      flow({ dst_ip: '198.18.0.251' }), // n0 → .251 (excluded from the list)
+      flow({ src_ip: '198.18.0.99', dst_ip: '198.18.0.10', reported_by: 'destination' }), // outside → n0
+    ]);
+    return { inner, outer, list };
+  }
+  const ends = (fs: TrafficFlow[]) => fs.map((f) => `${f.src.ip}>${f.dst.ip}`).sort();
+
+  it('includes and excludes by a label group (nested groups flattened) and by an IP list less its exclusions', async () => {
+    const { outer, list } = await provisioned();
+    expect(
+      ends(await explore({ ...everything(), sources: { include: [[{ label_group: { href: outer } }]], exclude: [] } })),
+    ).toEqual(['198.18.0.10>198.18.0.250', '198.18.0.10>198.18.0.251']);
+    expect(
+      ends(await explore({ ...everything(), sources: { include: [[]], exclude: [{ label_group: { href: outer } }] } })),
+    ).toEqual(['198.18.0.99>198.18.0.10']);
+    expect(
+      ends(await explore({ ...everything(), destinations: { include: [[{ ip_list: { href: list } }]], exclude: [] } })),
+    ).toEqual(['198.18.0.10>198.18.0.250']);
+    expect(
+      ends(await explore({ ...everything(), destinations: { include: [[]], exclude: [{ ip_list: { href: list } }] } })),
+    ).toEqual(['198.18.0.10>198.18.0.251', '198.18.0.99>198.18.0.10']);
+    // The active form of the href names the same objects; AND within an inner list.
+    const activeList = list.replace('/draft/', '/active/');
+    expect(
+      ends(
+        await explore({
+          ...everything(),
+          sources: { include: [[{ label_group: { href: outer } }]], exclude: [] },
+          destinations: { include: [[{ ip_list: { href: activeList } }]], exclude: [] },
+        }),
+      ),
+    ).toEqual(['198.18.0.10>198.18.0.250']);
+  });
+
+  it('refuses a label group or IP list that is not provisioned, naming the actor', async () => {
+    await provisioned();
+    const draftOnly = (
+      await pce.call('POST', '/orgs/1/sec_policy/draft/label_groups', { name: 'later', key: 'role', labels: [] })
+    ).body.href as string;
+    const r = await pce.call('POST', '/orgs/1/traffic_flows/async_queries', {
+      ...everything(),
+      destinations: {
+        include: [[{ label: { href: '/orgs/1/labels/1' } }, { label_group: { href: draftOnly } }]],
+        exclude: [],
+      },
+    });
+    expect(r.status).toBe(406);
+    expect(JSON.stringify(r.body)).toContain('destinations.include[0][1].label_group.href');
+    const r2 = await pce.call('POST', '/orgs/1/traffic_flows/async_queries', {
+      ...everything(),
+      sources: { include: [[]], exclude: [{ ip_list: { href: '/orgs/1/sec_policy/draft/ip_lists/999' } }] },
+    });
+    expect(r2.status).toBe(406);
+    expect(JSON.stringify(r2.body)).toContain('sources.exclude[0].ip_list.href');
+  });
+});
