@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright The Bulkhead Authors
 import { describe, expect, it } from 'vitest';
+import type { VisibilityLevel } from '@bulkhead/pce/api';
 import type { DropRecord, FlowRecord } from '../probe/abi.js';
 import { aggregate } from './aggregate.js';
 
@@ -119,5 +120,64 @@ describe('aggregate', () => {
     expect(later[0]).toMatchObject({ num_connections: 0, bytes: 2000 });
     const reply = aggregate({ ...base, flows: [rec({ ...reverse, tcpFlags: 0x12 })], drops: [] });
     expect(reply[0]!.num_connections).toBe(0); // the SYN-ACK is the service's, not a new connection
+  });
+
+  describe("follows each local end's visibility level", () => {
+    const levels = (m: Record<string, VisibilityLevel>) => (ip: string) => m[ip];
+    const drop: DropRecord = {
+      saddr: '198.19.0.5',
+      daddr: '198.19.1.9',
+      sport: 40100,
+      dport: 22,
+      proto: 6,
+      netnsIno: 4026530000,
+      ifindex: 0,
+      flags: 0,
+      reason: 12,
+      tsNs: 1_500_000_000n,
+      length: 60,
+    };
+    const cases: [string, VisibilityLevel, string[]][] = [
+      [
+        'flow_summary reports allowed, potentially_blocked and blocked',
+        'flow_summary',
+        ['allowed', 'blocked', 'potentially_blocked'],
+      ],
+      ['flow_drops reports blocked and potentially_blocked only', 'flow_drops', ['blocked', 'potentially_blocked']],
+      ['flow_off reports nothing', 'flow_off', []],
+      [
+        'enhanced_data_collection reports everything',
+        'enhanced_data_collection',
+        ['allowed', 'blocked', 'potentially_blocked'],
+      ],
+    ];
+    for (const [name, level, want] of cases)
+      it(name, () => {
+        const out = aggregate({
+          ...base,
+          flows: [rec({ dport: 8080 }), rec({ dport: 9090, sport: 40001 })],
+          drops: [drop],
+          decide: (_s, _d, port) => ({ decision: port === 8080 ? 'allowed' : 'potentially_blocked' }),
+          visibilityOf: levels({ '198.19.0.5': level }),
+        });
+        expect(out.map((f) => f.decision).sort()).toEqual(want);
+      });
+
+    it('keeps a flow between two local ends that either end may report, and names that end', () => {
+      const both = { ...base, localIps: new Set(['198.19.0.5', '198.19.1.9']), flows: [rec({})], drops: [] };
+      const bySource = aggregate({
+        ...both,
+        visibilityOf: levels({ '198.19.0.5': 'flow_summary', '198.19.1.9': 'flow_off' }),
+      });
+      expect(bySource.map((f) => f.reported_by)).toEqual(['source']);
+      const byDest = aggregate({
+        ...both,
+        visibilityOf: levels({ '198.19.0.5': 'flow_off', '198.19.1.9': 'flow_summary' }),
+      });
+      expect(byDest.map((f) => f.reported_by)).toEqual(['destination']);
+      expect(
+        aggregate({ ...both, visibilityOf: levels({ '198.19.0.5': 'flow_off', '198.19.1.9': 'flow_drops' }) }),
+      ).toEqual([]);
+    });
   });
 });

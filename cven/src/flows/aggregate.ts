@@ -16,8 +16,11 @@
  * Connections: distinct source ports (ICMP: echo ids) per aggregate; for TCP
  * only those whose SYN the initiator sent in this drain.
  * Drops (netfilter) in local namespaces are blocked flows.
+ * Visibility: each local end reports only what its visibility level lets it
+ * (`reportsFlow`); a flow between two local ends is kept when either may
+ * report it, and names that end as `reported_by` (the source first).
  */
-import type { AgentFlow, PolicyDecision } from '@bulkhead/pce/api';
+import { reportsFlow, type AgentFlow, type PolicyDecision, type VisibilityLevel } from '@bulkhead/pce/api';
 import type { DropRecord, FlowRecord } from '../probe/abi.js';
 
 /** SYN in `FlowRecord.tcpFlags` (bit 1: abi.ts TCP_FLAGS order is FIN, SYN, ...). */
@@ -57,6 +60,12 @@ export function aggregate(args: {
   /** Namespace inodes of this node's pods and its own: drops elsewhere are another node's. */
   localNetns: ReadonlySet<number>;
   decide: Decide;
+  /**
+   * The visibility level of the local workload with this address (from the
+   * policy the agent enforces); undefined (a local end with no policy of its
+   * own, such as an idle node): `flow_summary`. Absent: every end reports all.
+   */
+  visibilityOf?: (ip: string) => VisibilityLevel | undefined;
   /** Wall-clock ms for a CLOCK_MONOTONIC ns value. */
   wallOf: (monoNs: bigint) => number;
 }): AgentFlow[] {
@@ -71,10 +80,14 @@ export function aggregate(args: {
   ): void => {
     const o = oriented(r);
     const srcLocal = args.localIps.has(o.src);
-    if (!srcLocal && !args.localIps.has(o.dst)) return;
+    const dstLocal = args.localIps.has(o.dst);
+    if (!srcLocal && !dstLocal) return;
     const d = args.decide(o.src, o.dst, o.port, r.proto);
     if (!d) return;
     const decision: PolicyDecision = blocked ? 'blocked' : d.decision;
+    const reports = (ip: string): boolean => reportsFlow(args.visibilityOf?.(ip) ?? 'flow_summary', decision);
+    const bySource = srcLocal && reports(o.src);
+    if (!bySource && !(dstLocal && reports(o.dst))) return;
     const key = `${o.src}|${o.dst}|${o.port}|${r.proto}|${decision}`;
     let acc = out.get(key);
     if (!acc) {
@@ -86,7 +99,7 @@ export function aggregate(args: {
           proto: r.proto,
           decision,
           ...(d.rule ? { rule: d.rule } : {}),
-          reported_by: srcLocal ? 'source' : 'destination',
+          reported_by: bySource ? 'source' : 'destination',
           num_connections: 0,
           bytes: 0,
           packets: 0,

@@ -6,8 +6,9 @@
  * The node's flow collection: the probe (bpf/, through probe/ffi.ts)
  * attached to every enforcing pod's host-side veth, drained every
  * DRAIN_MS into aggregates (aggregate.ts) decided by the one evaluator over
- * the policy the agent enforces, spooled (spool.ts) and uploaded in
- * batches the PCE acknowledges once durable.
+ * the policy the agent enforces, filtered by each local workload's
+ * visibility level (`WorkloadPolicy.visibility_level`), spooled (spool.ts)
+ * and uploaded in batches the PCE acknowledges once durable.
  *
  * Owns: which veths the probe is attached to (attached when a pod starts
  * enforcing, detached when it stops or goes).
@@ -102,6 +103,7 @@ export class FlowCollector {
       localIps: new Set([...[...this.#attached.values()].map((a) => a.ip), ...nodeIps]),
       localNetns: new Set([...this.#attached.values()].map((a) => a.ino)),
       wallOf: (ns) => nowWall - Number((nowMono - ns) / 1_000_000n),
+      visibilityOf: (ip) => byIp.get(ip)?.visibility_level,
       decide: (src, dst, port, proto) => {
         const c = byIp.get(src);
         const p = byIp.get(dst);

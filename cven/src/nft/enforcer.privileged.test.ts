@@ -37,6 +37,7 @@ function target(
     href: '/orgs/1/container_workloads/t',
     kind: 'container_workload',
     enforcement_mode: mode,
+    visibility_level: 'flow_summary',
     addresses: [pod.podIp],
     inbound: [],
     outbound: [{ action: 'allow', peers: ['lg_000000000001'], services: [{ proto: 6, port }], rule: RULE }],

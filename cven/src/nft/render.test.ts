@@ -22,6 +22,7 @@ function workload(mode: WorkloadPolicy['enforcement_mode']): WorkloadPolicy {
     href: '/orgs/1/container_workloads/uid-1',
     kind: 'container_workload',
     enforcement_mode: mode,
+    visibility_level: 'flow_summary',
     addresses: ['198.19.0.9'],
     inbound: [
       { action: 'override_deny', peers: ['lg_bbbbbbbbbbbb'], services: [{ proto: 6, port: 22 }], rule: DENY },
@@ -177,6 +178,7 @@ describe('desiredTables', () => {
     href: '/orgs/1/workloads/n',
     kind: 'node',
     enforcement_mode: 'visibility_only',
+    visibility_level: 'flow_summary',
     addresses: ['198.18.0.10'],
     inbound: [],
     outbound: [],

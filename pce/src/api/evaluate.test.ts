@@ -110,6 +110,7 @@ describe('decideFlow', () => {
     href: '/w/x',
     kind: 'container_workload',
     enforcement_mode: 'full',
+    visibility_level: 'flow_summary',
     addresses: [],
     inbound,
     outbound,

@@ -17,7 +17,7 @@
  * policy_check, the tests.
  * Must not import: anything with I/O. Semantics: shared/POLICY.md.
  */
-import type { EnforcementMode } from './inventory-objects.js';
+import type { EnforcementMode, VisibilityLevel } from './inventory-objects.js';
 
 /** What one node's C-VEN enforces. */
 export interface NodePolicy {
@@ -67,6 +67,12 @@ export interface WorkloadPolicy {
   href: string;
   kind: 'node' | 'unmanaged' | 'container_workload';
   enforcement_mode: EnforcementMode;
+  /**
+   * Which of its flows the agent reports (`reportsFlow`): the workload's own
+   * level (a container workload's comes from its profile, a node's from its
+   * workload, set from its pairing profile).
+   */
+  visibility_level: VisibilityLevel;
   /** The workload's own addresses (plain IPv4/IPv6, no prefix), as the inventory has them, sorted as text. */
   addresses: string[];
   /** Entries for connections this workload accepts (it is the provider). */

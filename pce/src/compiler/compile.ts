@@ -332,6 +332,7 @@ export class PolicyCompiler {
       href: k.href,
       kind: k.w.kind,
       enforcement_mode: k.w.enforcement_mode,
+      visibility_level: k.w.visibility_level ?? 'flow_summary',
       addresses: k.w.addresses,
       inbound: this.#finishEntries(inbound),
       outbound: this.#finishEntries(outbound),

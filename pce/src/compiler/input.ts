@@ -10,7 +10,7 @@
  * Must not import: ../store, ../http, fastify, node:*.
  * Semantics: shared/POLICY.md. Output: pce/src/api/node-policy.ts.
  */
-import type { EnforcementMode } from '../api/inventory-objects.js';
+import type { EnforcementMode, VisibilityLevel } from '../api/inventory-objects.js';
 import type { LabelSummary, PolicyContent } from '../api/policy-objects.js';
 
 /** A policy version and the inventory it is compiled against. */
@@ -38,6 +38,8 @@ export interface InventoryWorkload {
   addresses: string[];
   /** Unmanaged workloads enforce nothing: treated as `idle`. */
   enforcement_mode: EnforcementMode;
+  /** Which flows it reports; absent: `flow_summary` (the default). Copied into its `WorkloadPolicy`. */
+  visibility_level?: VisibilityLevel;
   /**
    * Href of the node workload that hosts it: a container workload's node; a
    * node: its own href; unmanaged: null.

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { AgentPolicy } from '../api/agent.js';
 import { invalid } from '../api/errors.js';
 import { decideFlow, type FlowEnd, type FlowService } from '../api/evaluate.js';
-import type { EnforcementMode } from '../api/inventory-objects.js';
+import type { EnforcementMode, VisibilityLevel } from '../api/inventory-objects.js';
 import type { AddressSet } from '../api/node-policy.js';
 import {
   PROVISIONABLE_KINDS,
@@ -36,6 +36,7 @@ export interface WorkloadDoc {
   interfaces?: { address: string }[];
   public_ip?: string | null;
   enforcement_mode: EnforcementMode;
+  visibility_level?: VisibilityLevel;
   /** True for a node with a C-VEN; false for a workload created by hand. */
   managed?: boolean;
   /** Container workloads: the node workload hosting the pod. */
@@ -63,6 +64,7 @@ export function toInventoryWorkload(doc: WorkloadDoc, kind: InventoryWorkload['k
     labels: doc.labels.map((l) => l.href),
     addresses: [...addresses].sort(),
     enforcement_mode: kind === 'unmanaged' ? 'idle' : doc.enforcement_mode,
+    ...(doc.visibility_level ? { visibility_level: doc.visibility_level } : {}),
     node: kind === 'container_workload' ? (doc.node?.href ?? null) : kind === 'node' ? doc.href : null,
   };
 }

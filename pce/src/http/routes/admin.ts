@@ -11,7 +11,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { BulkheadError, invalid, notFound } from '../../api/errors.js';
-import { EnforcementModeSchema, VisibilityLevelSchema } from '../../api/inventory-objects.js';
+import {
+  EnforcementModeSchema,
+  visibilityConflict,
+  VisibilityLevelSchema,
+  type EnforcementMode,
+  type VisibilityLevel,
+} from '../../api/inventory-objects.js';
 import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } from '../../api/policy-objects.js';
 import { createApiKey, deleteApiKey, listApiKeys, ROLES, type Role } from '../../store/api-keys.js';
 import type { Store } from '../../store/store.js';
@@ -49,8 +55,8 @@ export interface PairingProfile {
   name: string;
   description: string | null;
   enabled: boolean;
-  enforcement_mode: string;
-  visibility_level: string;
+  enforcement_mode: EnforcementMode;
+  visibility_level: VisibilityLevel;
   labels: LabelSummary[];
   allowed_uses_per_key: number | 'unlimited';
   /** Seconds a pairing key stays valid, or unlimited. */
@@ -71,14 +77,19 @@ async function buildPairingProfile(
   prev: PairingProfile | undefined,
 ): Promise<PairingProfile> {
   const labels = w.labels ? await resolveLabelRefs(store, w.labels, 'labels') : (prev?.labels ?? []);
+  const enforcement_mode = w.enforcement_mode ?? prev?.enforcement_mode ?? 'visibility_only';
+  const visibility_level = w.visibility_level ?? prev?.visibility_level ?? 'flow_summary';
+  const field = w.visibility_level !== undefined ? 'visibility_level' : 'enforcement_mode';
+  const conflict = visibilityConflict(enforcement_mode, visibility_level, field);
+  if (conflict) throw invalid(field, conflict);
   const at = new Date().toISOString();
   return {
     href,
     name: w.name ?? prev?.name ?? '',
     description: w.description !== undefined ? w.description : (prev?.description ?? null),
     enabled: w.enabled ?? prev?.enabled ?? true,
-    enforcement_mode: w.enforcement_mode ?? prev?.enforcement_mode ?? 'visibility_only',
-    visibility_level: w.visibility_level ?? prev?.visibility_level ?? 'flow_summary',
+    enforcement_mode,
+    visibility_level,
     labels,
     allowed_uses_per_key: w.allowed_uses_per_key ?? prev?.allowed_uses_per_key ?? 'unlimited',
     key_lifespan: w.key_lifespan ?? prev?.key_lifespan ?? 'unlimited',

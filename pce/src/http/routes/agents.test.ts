@@ -209,6 +209,64 @@ describe('agents (C-VEN API)', () => {
     expect(peers).toContain('198.18.100.10/32');
   });
 
+  it("sends each workload's visibility level in the node policy, and refuses flow_off outside full naming the field", async () => {
+    const s = await setup();
+    const a = await activate(s, 'm1', '198.18.1.2');
+    const ns = (await pce.call('POST', `${s.cluster.href}/container_workload_profiles`, { namespace: 'shop' })).body;
+    // flow_off with the profile's current mode (idle): refused, naming what was sent.
+    const off = await pce.call('PUT', ns.href, { managed: true, visibility_level: 'flow_off' });
+    expect(off.status).toBe(406);
+    expect(off.body[0].message).toMatch(
+      /^visibility_level: flow_off is allowed only with enforcement_mode full \(here idle\)/,
+    );
+    expect(
+      (await pce.call('PUT', ns.href, { managed: true, enforcement_mode: 'full', visibility_level: 'flow_drops' }))
+        .status,
+    ).toBe(204);
+    await asAgent(a, 'PUT', `/orgs/1/agents/${a.agent_id}/pods`, {
+      pods: [pod('11111111-1111-4111-8111-111111111111', 'shop', 'web-1', '198.18.100.10')],
+    });
+    const levels = async () =>
+      Object.fromEntries(
+        ((await asAgent(a, 'GET', `/orgs/1/agents/${a.agent_id}/policy`)).body as AgentPolicy).policy.workloads.map(
+          (w) => [w.addresses[0], w.visibility_level],
+        ),
+      );
+    expect(await levels()).toEqual({ '198.18.1.2': 'flow_summary', '198.18.100.10': 'flow_drops' });
+    expect((await pce.call('PUT', ns.href, { visibility_level: 'flow_off' })).status).toBe(204);
+    expect((await levels())['198.18.100.10']).toBe('flow_off');
+    // Leaving full while flow_off: refused, naming enforcement_mode; both in one request is fine.
+    const leave = await pce.call('PUT', ns.href, { enforcement_mode: 'visibility_only' });
+    expect(leave.status).toBe(406);
+    expect(leave.body[0].message).toMatch(
+      /^enforcement_mode: visibility_only cannot go with visibility_level flow_off/,
+    );
+    expect(
+      (await pce.call('PUT', ns.href, { enforcement_mode: 'visibility_only', visibility_level: 'flow_summary' }))
+        .status,
+    ).toBe(204);
+    expect((await levels())['198.18.100.10']).toBe('flow_summary');
+    // The node's own level comes from its workload (set from its pairing profile).
+    expect((await pce.call('PUT', a.workload_href, { visibility_level: 'flow_drops' })).status).toBe(204);
+    expect((await levels())['198.18.1.2']).toBe('flow_drops');
+    // Pairing profiles and unmanaged workloads are held to the same rule.
+    const pp = await pce.call('POST', '/orgs/1/pairing_profiles', {
+      name: 'quiet',
+      enforcement_mode: 'visibility_only',
+      visibility_level: 'flow_off',
+    });
+    expect(pp.status).toBe(406);
+    expect(pp.body[0].message).toMatch(/^visibility_level: flow_off/);
+    const um = await pce.call('POST', '/orgs/1/workloads', { name: 'db', visibility_level: 'flow_off' });
+    expect(um.status).toBe(406);
+    expect(um.body[0].message).toMatch(
+      /^visibility_level: flow_off is allowed only with enforcement_mode full \(here idle\)/,
+    );
+    const bad = await pce.call('PUT', ns.href, { visibility_level: 'flow_loud' });
+    expect(bad.status).toBe(406);
+    expect(JSON.stringify(bad.body)).toContain('visibility_level');
+  });
+
   it('pushes the new policy over the stream as soon as it changes', async () => {
     const s = await setup();
     const a = await activate(s, 'm1', '198.18.1.2');

@@ -16,6 +16,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { BulkheadError, invalid, notFound } from '../../api/errors.js';
 import {
   EnforcementModeSchema,
+  visibilityConflict,
   VisibilityLevelSchema,
   type ContainerCluster,
   type ContainerWorkloadProfile,
@@ -140,6 +141,11 @@ async function buildProfile(
     }
     labels = await buildProfileLabels(store, items);
   }
+  const enforcement_mode = w.enforcement_mode ?? prev?.enforcement_mode ?? defaults?.enforcement_mode ?? 'idle';
+  const visibility_level = w.visibility_level ?? prev?.visibility_level ?? defaults?.visibility_level ?? 'flow_summary';
+  const field = w.visibility_level !== undefined ? 'visibility_level' : 'enforcement_mode';
+  const conflict = visibilityConflict(enforcement_mode, visibility_level, field);
+  if (conflict) throw invalid(field, conflict);
   const at = new Date().toISOString();
   return {
     href,
@@ -147,8 +153,8 @@ async function buildProfile(
     namespace: prev ? prev.namespace : (w.namespace ?? w.name ?? null),
     description: w.description !== undefined ? w.description : (prev?.description ?? defaults?.description ?? null),
     managed: w.managed ?? prev?.managed ?? defaults?.managed ?? false,
-    enforcement_mode: w.enforcement_mode ?? prev?.enforcement_mode ?? defaults?.enforcement_mode ?? 'idle',
-    visibility_level: w.visibility_level ?? prev?.visibility_level ?? defaults?.visibility_level ?? 'flow_summary',
+    enforcement_mode,
+    visibility_level,
     labels,
     linked: prev?.linked ?? false,
     created_at: prev?.created_at ?? at,

@@ -14,7 +14,12 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { NodePolicyView, WorkloadAgent } from '../../api/agent.js';
 import { BulkheadError, invalid, notFound } from '../../api/errors.js';
-import { EnforcementModeSchema, VisibilityLevelSchema } from '../../api/inventory-objects.js';
+import {
+  EnforcementModeSchema,
+  visibilityConflict,
+  VisibilityLevelSchema,
+  type VisibilityLevel,
+} from '../../api/inventory-objects.js';
 import { HrefRef, readOnlyFields, strictObject, partialOf } from '../../api/policy-objects.js';
 import { parseAddress } from '../../domain/address.js';
 import type { WorkloadDoc } from '../policy-engine.js';
@@ -69,7 +74,7 @@ export interface Workload extends WorkloadDoc {
   public_ip: string | null;
   managed: boolean;
   online: boolean;
-  visibility_level: string;
+  visibility_level: VisibilityLevel;
   os_type: string;
   external_data_set: string | null;
   external_data_reference: string | null;
@@ -130,6 +135,13 @@ async function buildWorkload(
   const managed = prev?.managed ?? false;
   if (!managed && w.enforcement_mode !== undefined && w.enforcement_mode !== 'idle')
     throw invalid(f('enforcement_mode'), 'an unmanaged workload enforces nothing; its mode is idle');
+  const setField = w.visibility_level !== undefined ? 'visibility_level' : 'enforcement_mode';
+  const conflict = visibilityConflict(
+    w.enforcement_mode ?? prev?.enforcement_mode ?? 'idle',
+    w.visibility_level ?? prev?.visibility_level ?? 'flow_summary',
+    setField,
+  );
+  if (conflict) throw invalid(f(setField), conflict);
   return {
     href: `/orgs/1/workloads/${id}`,
     name: w.name !== undefined ? w.name : (prev?.name ?? null),
