@@ -63,6 +63,7 @@ export interface Database {
     last_seen: string;
   };
   flow_batches: { batch_id: string; agent_id: string; flows: number; lost: number; received_at: string };
+  flow_count: { id: number; n: number };
   traffic_queries: { id: string; body: string; result: string | null; created_at: string };
   kube_objects: {
     cluster_id: string;

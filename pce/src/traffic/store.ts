@@ -10,6 +10,9 @@
  *   larger side's, the decision the more restrictive), and its batch id is
  *   recorded in the same transaction, so a retried batch counts once and an
  *   acknowledged one is durable.
+ * - Retention (`settings/traffic`): by age (default 30 days) and by size
+ *   (default 5,000,000 rows; the oldest by last seen go first), applied in
+ *   every ingest's transaction and when the settings change.
  * - Query: Illumio's explorer semantics (an include list is an OR of inner
  *   lists that AND their actors; `[]`/`[[]]` match all; empty services or
  *   decisions lists do not filter).
@@ -22,10 +25,72 @@ import { mostRestrictive, type PolicyDecision } from '../api/evaluate.js';
 import type { AgentFlow, FlowBatch, FlowWorkload, TrafficFlow, TrafficQuery } from '../api/traffic.js';
 import { buildContext, flattenGroup, ipListIntervals } from '../compiler/resolve.js';
 import { toDraftHref } from '../domain/refs.js';
+import { sql } from 'kysely';
 import type { Store } from '../store/store.js';
 
-/** Default retention of stored flows. */
+/** Default retention of stored flows, by age. */
 export const RETENTION_DAYS = 30;
+/**
+ * Default bound on stored flow rows (aggregates), whatever their age.
+ * Measured ~0.5 KB a row on disk with both ends' identities (README), so
+ * about 2.5 GB.
+ */
+export const MAX_STORED_FLOWS = 5_000_000;
+
+/** `GET/PUT /orgs/1/settings/traffic` (ours; Illumio has no public equivalent). */
+export interface TrafficSettings {
+  href: '/orgs/1/settings/traffic';
+  /** Flows whose last packet is older are deleted. */
+  flow_retention_days: number;
+  /** Past this many stored flows, the oldest (by last seen) are deleted first. */
+  max_stored_flows: number;
+  /** Read-only: how many flows are stored now. */
+  stored_flows: number;
+}
+
+/** The traffic settings in force (defaults where none were set). */
+export async function trafficSettings(s: Store): Promise<TrafficSettings> {
+  const doc = await s.getDoc<Partial<TrafficSettings>>('settings', 'traffic');
+  return {
+    href: '/orgs/1/settings/traffic',
+    flow_retention_days: doc?.flow_retention_days ?? RETENTION_DAYS,
+    max_stored_flows: doc?.max_stored_flows ?? MAX_STORED_FLOWS,
+    stored_flows: await storedFlows(s),
+  };
+}
+
+async function storedFlows(s: Store): Promise<number> {
+  const row = await s.db.selectFrom('flow_count').select('n').where('id', '=', 1).executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Apply the retention: delete flows older than `flow_retention_days`, then,
+ * while more than `max_stored_flows` remain, the oldest by last seen
+ * (exactly the excess; ties broken by row key). `added` is the change in
+ * rows the caller made in this transaction. Returns the rows deleted.
+ */
+export async function enforceRetention(s: Store, added = 0): Promise<number> {
+  const set = await trafficSettings(s);
+  const cutoff = new Date(Date.now() - set.flow_retention_days * 86_400_000).toISOString();
+  const aged = await s.db.deleteFrom('flows').where('last_seen', '<', cutoff).executeTakeFirst();
+  let deleted = Number(aged.numDeletedRows);
+  let n = set.stored_flows + added - deleted;
+  if (n > set.max_stored_flows) {
+    const excess = n - set.max_stored_flows;
+    const r =
+      await sql`DELETE FROM flows WHERE (bucket, src_ip, dst_ip, port, proto, decision) IN (SELECT bucket, src_ip, dst_ip, port, proto, decision FROM flows ORDER BY last_seen, bucket, src_ip, dst_ip, port, proto, decision LIMIT ${excess})`.execute(
+        s.db,
+      );
+    deleted += Number(r.numAffectedRows ?? 0);
+    n -= Number(r.numAffectedRows ?? 0);
+  }
+  if (added !== 0 || deleted !== 0) {
+    const u = await s.db.updateTable('flow_count').set({ n }).where('id', '=', 1).executeTakeFirst();
+    if (Number(u.numUpdatedRows) === 0) await s.db.insertInto('flow_count').values({ id: 1, n }).execute();
+  }
+  return deleted;
+}
 
 interface WorkloadDocLite {
   href: string;
@@ -67,7 +132,8 @@ export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): 
     .executeTakeFirst();
   if (seen) return false;
   const book = await addressBook(s);
-  for (const f of batch.flows) await mergeFlow(s, f, book);
+  let added = 0;
+  for (const f of batch.flows) added += await mergeFlow(s, f, book);
   await s.db
     .insertInto('flow_batches')
     .values({
@@ -78,9 +144,7 @@ export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): 
       received_at: new Date().toISOString(),
     })
     .execute();
-  // Retention by age.
-  const cutoff = new Date(Date.now() - RETENTION_DAYS * 86_400_000).toISOString();
-  await s.db.deleteFrom('flows').where('last_seen', '<', cutoff).execute();
+  await enforceRetention(s, added);
   return true;
 }
 
@@ -91,8 +155,9 @@ export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): 
  *    (but a source's blocked row is never the destination's: that one got through);
  * 2. a row this end reported with the same decision: more of the same;
  * 3. otherwise a new row (the same pair under another decision: the policy or a mode changed).
+ * Returns the change in stored rows (+1 new, -1 folded into another, 0 merged).
  */
-async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>): Promise<void> {
+async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>): Promise<number> {
   const bucket = bucketOf(f.first_seen);
   /** The connection's row key, less the decision. */
   const key = { bucket, src_ip: f.src_ip, dst_ip: f.dst_ip, port: f.port, proto: f.proto };
@@ -129,7 +194,7 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
         last_seen: f.last_seen,
       })
       .execute();
-    return;
+    return 1;
   }
   const decision = mostRestrictive(row.decision as PolicyDecision, f.decision);
   // The merged decision may already have its own row: fold this one into it (one row per decision).
@@ -159,6 +224,7 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
     .where((eb) => eb.and(key))
     .where('decision', '=', base.decision)
     .execute();
+  return target ? -1 : 0;
 }
 
 type Actor = TrafficQuery['sources']['exclude'][number];

@@ -4,8 +4,8 @@
 /**
  * @module
  * The smaller collections: `/health` (public, no details), pairing profiles
- * and their pairing keys, events, API keys (`/users/{id}/api_keys`) and
- * `settings/workloads`.
+ * and their pairing keys, events, API keys (`/users/{id}/api_keys`),
+ * `settings/workloads` and `settings/traffic` (flow retention).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -21,6 +21,7 @@ import {
 import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } from '../../api/policy-objects.js';
 import { createApiKey, deleteApiKey, listApiKeys, ROLES, type Role } from '../../store/api-keys.js';
 import type { Store } from '../../store/store.js';
+import { enforceRetention, trafficSettings } from '../../traffic/store.js';
 import { userOf } from '../plugins/auth.js';
 import { byPrincipal, recordEvent, type PceEvent } from '../events.js';
 import {
@@ -132,6 +133,14 @@ const SettingsWrite = strictObject({
       strictObject({ scope: Type.Array(HrefRef), value: Type.Integer({ minimum: -1, maximum: 2 ** 31 - 1 }) }),
     ),
   ),
+});
+
+const TrafficSettingsWrite = strictObject({
+  href: Type.Optional(Type.String()),
+  flow_retention_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+  max_stored_flows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
+  /** Read-only (what GET shows); ignored. */
+  stored_flows: Type.Optional(Type.Integer()),
 });
 
 export async function adminRoutes(app: FastifyInstance): Promise<void> {
@@ -338,6 +347,34 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
             if (v.value !== -1 && v.value < 300)
               throw invalid(`${field}[${i}].value`, 'must be -1 (never) or at least 300');
         await s.updateDoc('settings', 'workloads', next);
+      });
+      return reply.status(204).send();
+    },
+  );
+
+  // Flow retention (ours): by age and by size. Lowering a bound prunes at once.
+  app.get<{ Params: Static<typeof OrgParams> }>(
+    `${ORG_PATH}/settings/traffic`,
+    { schema: { params: OrgParams, tags: ['settings'] } },
+    async (req) => {
+      checkOrg(req.params.org);
+      return trafficSettings(store);
+    },
+  );
+  app.put<{ Params: Static<typeof OrgParams>; Body: Static<typeof TrafficSettingsWrite> }>(
+    `${ORG_PATH}/settings/traffic`,
+    {
+      schema: { params: OrgParams, body: TrafficSettingsWrite, tags: ['settings'] },
+      config: { access: 'admin', policyNeutral: true },
+    },
+    async (req, reply) => {
+      checkOrg(req.params.org);
+      await store.tx(async (s) => {
+        const { stored_flows: _n, ...prev } = await trafficSettings(s);
+        const { stored_flows: _ignored, ...body } = req.body;
+        const next = { ...prev, ...body, href: '/orgs/1/settings/traffic' };
+        if (!(await s.updateDoc('settings', 'traffic', next))) await s.insertDoc('settings', 'traffic', next);
+        await enforceRetention(s);
       });
       return reply.status(204).send();
     },

@@ -323,3 +323,36 @@ describe('explorer filters by label group and IP list (active policy)', () => {
     expect(JSON.stringify(r2.body)).toContain('sources.exclude[0].ip_list.href');
   });
 });
+
+describe('settings/traffic (flow retention)', () => {
+  it('shows the bounds and the stored count, prunes the oldest at once when the size bound is lowered, and refuses bad values naming them', async () => {
+    const a = await pairedAgent();
+    const at = (minAgo: number) => new Date(Date.now() - minAgo * 60_000).toISOString();
+    await upload(
+      a,
+      'batch-ret-01',
+      [5, 4, 3, 2, 1].map((m) => flow({ port: 1000 + m, first_seen: at(m), last_seen: at(m) })),
+    );
+    expect((await pce.call('GET', '/orgs/1/settings/traffic')).body).toEqual({
+      href: '/orgs/1/settings/traffic',
+      flow_retention_days: 30,
+      max_stored_flows: 5_000_000,
+      stored_flows: 5,
+    });
+    expect((await pce.call('PUT', '/orgs/1/settings/traffic', { max_stored_flows: 2 })).status).toBe(204);
+    expect((await explore(everything())).map((f) => f.service.port).sort()).toEqual([1001, 1002]);
+    const now = (await pce.call('GET', '/orgs/1/settings/traffic')).body;
+    expect(now).toMatchObject({ max_stored_flows: 2, stored_flows: 2 });
+    // GET → PUT round trip is accepted (stored_flows is read-only and ignored).
+    expect((await pce.call('PUT', '/orgs/1/settings/traffic', now)).status).toBe(204);
+    for (const [body, field] of [
+      [{ max_stored_flows: 0 }, 'max_stored_flows'],
+      [{ flow_retention_days: 'long' }, 'flow_retention_days'],
+      [{ max_flows: 10 }, 'max_flows'],
+    ] as const) {
+      const r = await pce.call('PUT', '/orgs/1/settings/traffic', body);
+      expect(r.status).toBe(406);
+      expect(JSON.stringify(r.body)).toContain(field);
+    }
+  });
+});
