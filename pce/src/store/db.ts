@@ -64,6 +64,7 @@ export interface Database {
   };
   flow_batches: { batch_id: string; agent_id: string; flows: number; lost: number; received_at: string };
   flow_count: { id: number; n: number };
+  identity_log: { address: string; href: string; kind: number; body: string | null; valid_from: string; seq: number };
   traffic_queries: { id: string; body: string; result: string | null; created_at: string };
   kube_objects: {
     cluster_id: string;

@@ -9,7 +9,9 @@
  *
  * Owns: how objects are kept (a `body` of the wire JSON per row; SQL never
  * looks inside it except `findReferences`' exact-string match), the draft
- * (version 0) and active versions (N >= 1, full copies), and transactions.
+ * (version 0) and active versions (N >= 1, full copies), transactions, and
+ * the identity log (identities.ts), appended on every write of a workload
+ * or container workload in the writer's transaction.
  * Must not: validate objects (domain/), know HTTP (http/).
  * Contract: every method that writes commits before it resolves; a write the
  * caller acknowledged is on disk (db.ts: WAL + synchronous FULL).
@@ -17,6 +19,9 @@
 import { sql } from 'kysely';
 import type { Db, DocRow, Tx } from './db.js';
 import { nextId } from './db.js';
+import { IDENTITY_TABLES, logIdentities, type IdentityTable } from './identities.js';
+
+const isIdentityTable = (t: string): t is IdentityTable => t in IDENTITY_TABLES;
 
 /** Tables that hold one JSON document per row. */
 export type DocTable =
@@ -85,21 +90,31 @@ export class Store {
       .insertInto(table)
       .values(row as never)
       .execute();
+    if (isIdentityTable(table)) await logIdentities(this.db, table, undefined, body, t);
   }
 
   /** Replace a document's body (and indexed columns). Returns false when there is no such row. */
   async updateDoc(table: DocTable, id: string, body: unknown, extra: Record<string, unknown> = {}): Promise<boolean> {
+    const t = now();
+    const before = isIdentityTable(table) ? await this.#row(table, id) : undefined;
     const r = await this.db
       .updateTable(table)
-      .set({ body: JSON.stringify(body), updated_at: now(), ...extra } as never)
+      .set({ body: JSON.stringify(body), updated_at: t, ...extra } as never)
       .where('id', '=', id)
       .executeTakeFirst();
+    if (before && isIdentityTable(table)) await logIdentities(this.db, table, before, body, t);
     return Number(r.numUpdatedRows) > 0;
   }
 
   async deleteDoc(table: DocTable, id: string): Promise<boolean> {
+    const before = isIdentityTable(table) ? await this.#row(table, id) : undefined;
     const r = await this.db.deleteFrom(table).where('id', '=', id).executeTakeFirst();
+    if (before && isIdentityTable(table)) await logIdentities(this.db, table, before, undefined, now());
     return Number(r.numDeletedRows) > 0;
+  }
+
+  async #row(table: IdentityTable, id: string): Promise<{ body: string; created_at: string } | undefined> {
+    return this.db.selectFrom(table).select(['body', 'created_at']).where('id', '=', id).executeTakeFirst();
   }
 
   // ------------------------------------------------------------ labels

@@ -5,7 +5,9 @@
  * @module
  * Flow ingest and explorer queries over the `flows` table.
  * - Ingest: each agent's aggregate is enriched with who the two addresses
- *   were at that moment (workload href, name, labels, namespace), merged
+ *   were at the flow's time (workload href, name, labels, namespace: the
+ *   address book, or the identity log for flows older than their
+ *   address's last change), frozen in the row, merged
  *   into its minute bucket (both ends' reports are one flow: counts are the
  *   larger side's, the decision the more restrictive), and its batch id is
  *   recorded in the same transaction, so a retried batch counts once and an
@@ -20,12 +22,13 @@
  */
 import { invalid } from '../api/errors.js';
 import { containsAddress } from '../api/ip.js';
-import type { IpList, LabelGroup, LabelSummary } from '../api/policy-objects.js';
+import type { IpList, LabelGroup } from '../api/policy-objects.js';
 import { mostRestrictive, type PolicyDecision } from '../api/evaluate.js';
 import type { AgentFlow, FlowBatch, FlowWorkload, TrafficFlow, TrafficQuery } from '../api/traffic.js';
 import { buildContext, flattenGroup, ipListIntervals } from '../compiler/resolve.js';
 import { toDraftHref } from '../domain/refs.js';
 import { sql } from 'kysely';
+import { identityAt, identityOf } from '../store/identities.js';
 import type { Store } from '../store/store.js';
 
 /** Default retention of stored flows, by age. */
@@ -75,6 +78,10 @@ export async function enforceRetention(s: Store, added = 0): Promise<number> {
   const cutoff = new Date(Date.now() - set.flow_retention_days * 86_400_000).toISOString();
   const aged = await s.db.deleteFrom('flows').where('last_seen', '<', cutoff).executeTakeFirst();
   let deleted = Number(aged.numDeletedRows);
+  // Identities no stored flow can need any more: superseded before the cutoff.
+  await sql`DELETE FROM identity_log WHERE valid_from < ${cutoff} AND EXISTS (SELECT 1 FROM identity_log n WHERE n.address = identity_log.address AND n.href = identity_log.href AND n.valid_from <= ${cutoff} AND (n.valid_from > identity_log.valid_from OR (n.valid_from = identity_log.valid_from AND n.seq > identity_log.seq)))`.execute(
+    s.db,
+  );
   let n = set.stored_flows + added - deleted;
   if (n > set.max_stored_flows) {
     const excess = n - set.max_stored_flows;
@@ -92,31 +99,47 @@ export async function enforceRetention(s: Store, added = 0): Promise<number> {
   return deleted;
 }
 
-interface WorkloadDocLite {
-  href: string;
-  name: string | null;
-  hostname?: string | null;
-  labels: LabelSummary[];
-  interfaces?: { address: string }[];
-  namespace?: string;
-  container_cluster?: { href: string } | null;
-}
-
-/** Who has which address now, in one cluster (container workloads first, then nodes and workloads by hand). */
+/** Who has which address now (container workloads first, then nodes and workloads by hand; the first created wins). */
 export async function addressBook(s: Store): Promise<Map<string, FlowWorkload>> {
   const book = new Map<string, FlowWorkload>();
-  const add = (w: WorkloadDocLite): void => {
-    const fw: FlowWorkload = {
-      href: w.href,
-      name: w.name ?? w.hostname ?? w.href,
-      labels: w.labels.map((l) => ({ href: l.href, key: l.key, value: l.value })),
-      ...(w.namespace ? { namespace: w.namespace } : {}),
-    };
-    for (const i of w.interfaces ?? []) if (!book.has(i.address)) book.set(i.address, fw);
-  };
-  for (const w of await s.listDocs<WorkloadDocLite>('container_workloads')) add(w);
-  for (const w of await s.listDocs<WorkloadDocLite>('workloads')) add(w);
+  for (const table of ['container_workloads', 'workloads'] as const)
+    for (const doc of await s.listDocs<unknown>(table)) {
+      const { addresses, workload } = identityOf(doc);
+      for (const a of addresses) if (!book.has(a)) book.set(a, workload);
+    }
   return book;
+}
+
+/**
+ * Who each end of a batch's flows was at the flow's time (its first
+ * packet): the address book of now, unless the identity log shows the
+ * address changed hands or labels after that time; then the log's holder at
+ * that time (store/identities.ts). One log read for the batch; the log is
+ * read per address only for flows older than their address's last change.
+ */
+async function identitiesFor(
+  s: Store,
+  flows: readonly AgentFlow[],
+): Promise<(ip: string, at: string) => Promise<FlowWorkload | undefined>> {
+  const book = await addressBook(s);
+  if (flows.length === 0) return async (ip) => book.get(ip);
+  const oldest = flows.reduce((m, f) => (f.first_seen < m ? f.first_seen : m), flows[0]!.first_seen);
+  const lastChange = new Map<string, string>();
+  for (const r of await s.db
+    .selectFrom('identity_log')
+    .select(['address', 'valid_from'])
+    .where('valid_from', '>', oldest)
+    .execute())
+    if ((lastChange.get(r.address) ?? '') < r.valid_from) lastChange.set(r.address, r.valid_from);
+  const memo = new Map<string, Promise<FlowWorkload | undefined>>();
+  return async (ip, at) => {
+    const changed = lastChange.get(ip);
+    if (changed === undefined || changed <= at) return book.get(ip);
+    const k = `${ip}|${at}`;
+    let hit = memo.get(k);
+    if (!hit) memo.set(k, (hit = identityAt(s.db, ip, at)));
+    return hit;
+  };
 }
 
 const bucketOf = (iso: string): string => `${iso.slice(0, 16)}:00Z`;
@@ -131,9 +154,9 @@ export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): 
     .where('batch_id', '=', batch.batch_id)
     .executeTakeFirst();
   if (seen) return false;
-  const book = await addressBook(s);
+  const who = await identitiesFor(s, batch.flows);
   let added = 0;
-  for (const f of batch.flows) added += await mergeFlow(s, f, book);
+  for (const f of batch.flows) added += await mergeFlow(s, f, who);
   await s.db
     .insertInto('flow_batches')
     .values({
@@ -157,7 +180,11 @@ export async function ingestBatch(s: Store, agentId: string, batch: FlowBatch): 
  * 3. otherwise a new row (the same pair under another decision: the policy or a mode changed).
  * Returns the change in stored rows (+1 new, -1 folded into another, 0 merged).
  */
-async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>): Promise<number> {
+async function mergeFlow(
+  s: Store,
+  f: AgentFlow,
+  who: (ip: string, at: string) => Promise<FlowWorkload | undefined>,
+): Promise<number> {
   const bucket = bucketOf(f.first_seen);
   /** The connection's row key, less the decision. */
   const key = { bucket, src_ip: f.src_ip, dst_ip: f.dst_ip, port: f.port, proto: f.proto };
@@ -176,8 +203,9 @@ async function mergeFlow(s: Store, f: AgentFlow, book: Map<string, FlowWorkload>
     rows.find(sameConnection) ??
     rows.find((r) => r.decision === f.decision);
   if (!row) {
-    const src = book.get(f.src_ip);
-    const dst = book.get(f.dst_ip);
+    // Identities as at the flow's time; kept as they were when the row was made (a relabel later changes nothing).
+    const src = await who(f.src_ip, f.first_seen);
+    const dst = await who(f.dst_ip, f.first_seen);
     await s.db
       .insertInto('flows')
       .values({

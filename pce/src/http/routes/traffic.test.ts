@@ -265,10 +265,12 @@ describe('explorer filters by label group and IP list (active policy)', () => {
       })
     ).body.href as string;
     expect((await pce.call('POST', '/orgs/1/sec_policy', { update_description: 'explorer' })).status).toBe(201);
+    // Seen after the node got its label (flows carry the identities of their time).
+    const first_seen = new Date().toISOString();
     await upload(a, 'batch-lg-01', [
-      flow({}), // n0 → .250
-      flow({ dst_ip: '198.18.0.251' }), // n0 → .251 (excluded from the list)
-      flow({ src_ip: '198.18.0.99', dst_ip: '198.18.0.10', reported_by: 'destination' }), // outside → n0
+      flow({ first_seen }), // n0 → .250
+      flow({ first_seen, dst_ip: '198.18.0.251' }), // n0 → .251 (excluded from the list)
+      flow({ first_seen, src_ip: '198.18.0.99', dst_ip: '198.18.0.10', reported_by: 'destination' }), // outside → n0
     ]);
     return { inner, outer, list };
   }
@@ -354,5 +356,83 @@ describe('settings/traffic (flow retention)', () => {
       expect(r.status).toBe(406);
       expect(JSON.stringify(r.body)).toContain(field);
     }
+  });
+});
+
+describe('identities as they were at the flow time', () => {
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+  const byPort = (fs: TrafficFlow[]) => new Map(fs.map((f) => [f.service.port, f]));
+  const roles = (w: TrafficFlow['src']['workload']) => (w?.labels ?? []).map((l) => l.value);
+
+  it('keeps stored flows as enriched at ingest when the workload is relabelled later', async () => {
+    const a = await pairedAgent();
+    const node = (await pce.call('GET', '/orgs/1/workloads')).body.find(
+      (w: { hostname: string }) => w.hostname === 'n0',
+    );
+    const edge = (await pce.call('POST', '/orgs/1/labels', { key: 'role', value: 'edge' })).body.href;
+    const core = (await pce.call('POST', '/orgs/1/labels', { key: 'role', value: 'core' })).body.href;
+    await pce.call('PUT', node.href, { labels: [{ href: edge }] });
+    await tick();
+    await upload(a, 'batch-id-01', [flow({ port: 80, first_seen: new Date().toISOString() })]);
+    await tick();
+    await pce.call('PUT', node.href, { labels: [{ href: core }] });
+    await tick();
+    await upload(a, 'batch-id-02', [flow({ port: 81, first_seen: new Date().toISOString() })]);
+    const flows = byPort(await explore(everything()));
+    expect(roles(flows.get(80)!.src.workload)).toEqual(['edge']); // stored before the relabel: unchanged
+    expect(roles(flows.get(81)!.src.workload)).toEqual(['core']);
+  });
+
+  it('enriches a batch that arrives late with who held the addresses at the flow time, not at arrival', async () => {
+    const a = await pairedAgent();
+    const node = (await pce.call('GET', '/orgs/1/workloads')).body.find(
+      (w: { hostname: string }) => w.hostname === 'n0',
+    );
+    const edge = (await pce.call('POST', '/orgs/1/labels', { key: 'role', value: 'edge' })).body.href;
+    const core = (await pce.call('POST', '/orgs/1/labels', { key: 'role', value: 'core' })).body.href;
+    await pce.call('PUT', node.href, { labels: [{ href: edge }] });
+    const oldDb = (
+      await pce.call('POST', '/orgs/1/workloads', {
+        name: 'old-db',
+        interfaces: [{ name: 'eth0', address: '198.18.0.250' }],
+      })
+    ).body.href as string;
+    await tick();
+    const then = new Date().toISOString(); // the agent saw the connection here, then lost the PCE
+    await tick();
+    // Meanwhile: the node is relabelled, and the address passes to another workload.
+    await pce.call('PUT', node.href, { labels: [{ href: core }] });
+    expect((await pce.call('DELETE', oldDb)).status).toBe(204);
+    await pce.call('POST', '/orgs/1/workloads', {
+      name: 'new-db',
+      interfaces: [{ name: 'eth0', address: '198.18.0.250' }],
+    });
+    await tick();
+    await upload(a, 'batch-late-01', [
+      flow({ port: 80, first_seen: then, last_seen: then }),
+      flow({ port: 81, first_seen: new Date().toISOString() }),
+    ]);
+    const flows = byPort(await explore(everything()));
+    expect(roles(flows.get(80)!.src.workload)).toEqual(['edge']);
+    expect(flows.get(80)!.dst.workload?.name).toBe('old-db');
+    expect(roles(flows.get(81)!.src.workload)).toEqual(['core']);
+    expect(flows.get(81)!.dst.workload?.name).toBe('new-db');
+  });
+
+  it('takes a workload that got the address just after the flow time (grace), but not one from minutes later', async () => {
+    const a = await pairedAgent();
+    const t = Date.now();
+    await pce.call('POST', '/orgs/1/workloads', {
+      name: 'late',
+      interfaces: [{ name: 'eth0', address: '198.18.0.98' }],
+    });
+    await tick();
+    await upload(a, 'batch-grace-01', [
+      flow({ port: 90, dst_ip: '198.18.0.98', first_seen: new Date(t - 3000).toISOString() }),
+      flow({ port: 91, dst_ip: '198.18.0.98', first_seen: new Date(t - 120_000).toISOString() }),
+    ]);
+    const flows = byPort(await explore({ ...everything(), start_date: new Date(t - 3_600_000).toISOString() }));
+    expect(flows.get(90)!.dst.workload?.name).toBe('late');
+    expect(flows.get(91)!.dst.workload).toBeUndefined();
   });
 });
