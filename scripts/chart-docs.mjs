@@ -21,6 +21,7 @@
  *
  *   node scripts/chart-docs.mjs           write both files
  *   node scripts/chart-docs.mjs --check   exit 1 when either is out of date
+ *   ... --chart DIR                       another chart directory (tests)
  *
  * Owns: the generated files' content. Must not: read anything but the chart.
  */
@@ -174,9 +175,18 @@ export function generate(dir = CHART) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const check = process.argv.includes('--check');
+  const at = process.argv.indexOf('--chart');
+  const dir = at > 0 ? process.argv[at + 1] : CHART;
   let stale = 0;
-  for (const [file, want] of Object.entries(generate())) {
-    const path = join(CHART, file);
+  let wanted;
+  try {
+    wanted = generate(dir);
+  } catch (err) {
+    process.stderr.write(`chart-docs: ${err.message}\n`);
+    process.exit(1);
+  }
+  for (const [file, want] of Object.entries(wanted)) {
+    const path = join(dir, file);
     let have = null;
     try {
       have = readFileSync(path, 'utf8');
@@ -185,11 +195,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     }
     if (have === want) continue;
     if (check) {
-      process.stderr.write(`chart/bulkhead/${file} is out of date: run \`node scripts/chart-docs.mjs\`\n`);
+      process.stderr.write(`${path} is out of date: run \`node scripts/chart-docs.mjs\`\n`);
       stale++;
     } else {
       writeFileSync(path, want);
-      process.stdout.write(`wrote chart/bulkhead/${file}\n`);
+      process.stdout.write(`wrote ${path}\n`);
     }
   }
   process.exit(stale ? 1 : 0);
