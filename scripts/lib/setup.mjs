@@ -45,6 +45,12 @@ export const DEBIAN_PACKAGES = {
   'dnsmasq-base': "lab: the outside world's DNS server",
   openssl: "lab: the API server's CA and certificate",
   'util-linux': 'lab: nsenter, setsid',
+  // The chart's render tests (tests/chart): no helm binary exists, so a Go program renders the chart
+  // with Helm's engine, text/template + sprig, built offline against Debian's Go sources.
+  'golang-go': 'chart tests: builds the renderer (tests/chart/render)',
+  'golang-github-masterminds-sprig-dev': "chart tests: sprig, Helm's template functions",
+  'golang-github-ghodss-yaml-dev': 'chart tests: YAML as Helm reads and writes it (toYaml, values)',
+  'golang-github-xeipuuv-gojsonschema-dev': 'chart tests: values.schema.json checked as Helm 3 does',
 };
 
 /** Print a step heading so long work shows progress. */
