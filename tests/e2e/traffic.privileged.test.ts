@@ -179,4 +179,77 @@ describe.skipIf(!isRoot)('traffic on the lab (privileged)', () => {
     expect(await inMinute()).toBe(counted);
     expect(counted).toBe(N);
   }, 150_000);
+
+  it("follows the profile's visibility level: flow_drops reports only what was not allowed, flow_off nothing", async () => {
+    const nodes = Object.values(demo.nodeWorkloads);
+    /** Both nodes' agents enforce (and so collect under) the policy the PCE has for them now. */
+    const applied = () =>
+      eventually('both agents to apply the new policy', async () => {
+        for (const href of nodes) {
+          const cur = await must<{ version: string }>(demo, 'GET', `${href}/policy`);
+          const w = await must<{ agent: { status: { applied_version: string } } }>(demo, 'GET', href);
+          if (w.agent.status.applied_version !== cur.version) return false;
+        }
+        return true;
+      });
+    const counts = async (): Promise<{ ok: number; no: number }> => {
+      const fs = await explore(9100);
+      const sum = (ip: string, d: string) =>
+        fs.filter((f) => f.src.ip === ip && f.policy_decision === d).reduce((a, f) => a + f.num_connections, 0);
+      return { ok: sum(pods.ok!.ip, 'allowed'), no: sum(pods.no!.ip, 'blocked') };
+    };
+    const traffic = async (): Promise<void> => {
+      for (let i = 0; i < 3; i++) {
+        expect(await tcpFrom(pods.ok!.netnsPath, pods.srv!.ip, 9100)).toBe('pong');
+        expect(await tcpFrom(pods.no!.netnsPath, pods.srv!.ip, 9100, 1)).not.toBe('pong');
+      }
+    };
+    const settle = async (): Promise<void> => {
+      await applied();
+      await sleep(2500); // one drain: records taken before the change are behind us
+    };
+
+    // flow_drops: the blocked connections arrive; the allowed ones never do.
+    await must(demo, 'PUT', profile, { visibility_level: 'flow_drops' });
+    await settle();
+    const before = await counts();
+    await traffic();
+    const drops = await eventually(
+      'the blocked connections under flow_drops',
+      async () => {
+        const c = await counts();
+        return c.no >= before.no + 3 ? c : undefined;
+      },
+      15_000,
+      500,
+    );
+    await sleep(4000); // the allowed ones would have come with the blocked ones
+    expect((await counts()).ok).toBe(before.ok);
+    expect(drops.ok).toBe(before.ok);
+
+    // flow_off needs full; leaving full while it is set is refused, naming the field.
+    await must(demo, 'PUT', profile, { visibility_level: 'flow_off' });
+    const r = await demo.api<{ message: string }[]>('PUT', profile, { enforcement_mode: 'visibility_only' });
+    expect(r.status).toBe(406);
+    expect(r.body[0]!.message).toMatch(/^enforcement_mode: /);
+    await settle();
+    const off = await counts();
+    await traffic();
+    await sleep(8000);
+    expect(await counts()).toEqual(off);
+
+    // Back to flow_summary: both kinds arrive again (the pipeline was live all along).
+    await must(demo, 'PUT', profile, { visibility_level: 'flow_summary' });
+    await settle();
+    await traffic();
+    await eventually(
+      'allowed and blocked connections under flow_summary',
+      async () => {
+        const c = await counts();
+        return c.ok >= off.ok + 3 && c.no >= off.no + 3;
+      },
+      15_000,
+      500,
+    );
+  }, 120_000);
 });
