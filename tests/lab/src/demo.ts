@@ -40,7 +40,38 @@ export interface DemoOptions {
   shop?: boolean;
   /** Enforcement mode of the nodes' pairing profile. */
   nodeMode?: 'idle' | 'visibility_only' | 'selective' | 'full';
+  /**
+   * Start the agents with other command lines than the demo's own (the chart
+   * test runs exactly what the rendered containers would). Called once the
+   * PCE, the container cluster and the pairing key exist. A C-VEN still runs
+   * in its node's network namespace (nsenter --net: the host network).
+   */
+  launch?: (ctx: LaunchContext) => Promise<AgentLaunchers>;
   log?: (line: string) => void;
+}
+
+/** What a custom launch needs to know about the demo it starts agents for. */
+export interface LaunchContext {
+  dir: string;
+  lab: LabStatus;
+  /** The PCE's URL on the lab underlay, where both agents can reach it. */
+  pceUrl: string;
+  ca: string;
+  clusterId: string;
+  clusterToken: string;
+  activationCode: string;
+}
+
+/** One agent's process: the program, its arguments and its whole environment. */
+export interface AgentLaunch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+export interface AgentLaunchers {
+  cven(node: string): AgentLaunch;
+  kubelink(): AgentLaunch;
 }
 
 export interface Demo {
@@ -238,28 +269,32 @@ async function startDemoParts(opts: DemoOptions, started: { stop?: () => Promise
   const clusterId = clusterHref.slice(clusterHref.lastIndexOf('/') + 1);
   const token = (JSON.parse(readFileSync(join(dir, 'cluster-token.json'), 'utf8')) as { token: string }).token;
 
+  let launchers: AgentLaunchers | null = null;
   const startKubelink = async (): Promise<void> => {
     const out = openSync(join(dir, 'logs', 'kubelink.log'), 'a');
-    kubelink = spawn(
-      process.execPath,
-      [
-        BULKHEAD_BIN,
-        'kubelink',
-        'run',
-        '--pce',
-        localUrl,
-        '--ca',
-        ca,
-        '--cluster-id',
-        clusterId,
-        '--kubeconfig',
-        lab.apiServer.kubeconfig,
-        '--service-cidr',
-        lab.serviceCIDR,
-      ],
-      // The token travels in the environment, not on the command line (ps shows argv).
-      { stdio: ['ignore', out, out], env: { ...process.env, BULKHEAD_CLUSTER_TOKEN: token } },
-    );
+    const custom = launchers?.kubelink();
+    kubelink = custom
+      ? spawn(custom.command, custom.args, { stdio: ['ignore', out, out], env: custom.env })
+      : spawn(
+          process.execPath,
+          [
+            BULKHEAD_BIN,
+            'kubelink',
+            'run',
+            '--pce',
+            localUrl,
+            '--ca',
+            ca,
+            '--cluster-id',
+            clusterId,
+            '--kubeconfig',
+            lab.apiServer.kubeconfig,
+            '--service-cidr',
+            lab.serviceCIDR,
+          ],
+          // The token travels in the environment, not on the command line (ps shows argv).
+          { stdio: ['ignore', out, out], env: { ...process.env, BULKHEAD_CLUSTER_TOKEN: token } },
+        );
     closeSync(out);
     const mine = kubelink;
     mine.once('exit', (code, signal) => {
@@ -289,37 +324,53 @@ async function startDemoParts(opts: DemoOptions, started: { stop?: () => Promise
   if (key.status !== 200 && key.status !== 201) throw new Error(`making a pairing key failed: ${key.status}`);
   const codeFile = join(dir, 'activation-code');
   writeFileSync(codeFile, key.body.activation_code + '\n', { mode: 0o600 });
+  if (opts.launch)
+    launchers = await opts.launch({
+      dir,
+      lab,
+      pceUrl,
+      ca,
+      clusterId,
+      clusterToken: token,
+      activationCode: key.body.activation_code,
+    });
 
   const startAgent = async (node: string): Promise<void> => {
     const n = lab.nodes.find((x) => x.name === node);
     if (!n) throw new Error(`no lab node ${node}`);
     const out = openSync(join(dir, 'logs', `cven-${node}.log`), 'a');
-    const child = spawn(
-      'nsenter',
-      [
-        `--net=${n.netnsPath}`,
-        process.execPath,
-        BULKHEAD_BIN,
-        'cven',
-        'run',
-        '--pce',
-        pceUrl,
-        '--ca',
-        ca,
-        '--cluster-id',
-        clusterId,
-        '--node-name',
-        node,
-        '--cri-socket',
-        `unix://${n.criSocket}`,
-        '--machine-id-file',
-        join(lab.dir, `n${lab.nodes.indexOf(n)}`, 'machine-id'),
-        '--state-dir',
-        join(dir, 'cven', node),
-      ],
-      // The code travels in the environment, not on the command line (ps shows argv).
-      { stdio: ['ignore', out, out], env: { ...process.env, BULKHEAD_ACTIVATION_CODE: key.body.activation_code } },
-    );
+    const custom = launchers?.cven(node);
+    const child = custom
+      ? spawn('nsenter', [`--net=${n.netnsPath}`, custom.command, ...custom.args], {
+          stdio: ['ignore', out, out],
+          env: custom.env,
+        })
+      : spawn(
+          'nsenter',
+          [
+            `--net=${n.netnsPath}`,
+            process.execPath,
+            BULKHEAD_BIN,
+            'cven',
+            'run',
+            '--pce',
+            pceUrl,
+            '--ca',
+            ca,
+            '--cluster-id',
+            clusterId,
+            '--node-name',
+            node,
+            '--cri-socket',
+            `unix://${n.criSocket}`,
+            '--machine-id-file',
+            join(lab.dir, `n${lab.nodes.indexOf(n)}`, 'machine-id'),
+            '--state-dir',
+            join(dir, 'cven', node),
+          ],
+          // The code travels in the environment, not on the command line (ps shows argv).
+          { stdio: ['ignore', out, out], env: { ...process.env, BULKHEAD_ACTIVATION_CODE: key.body.activation_code } },
+        );
     closeSync(out);
     agents.set(node, child);
     child.once('exit', (code, signal) => {
