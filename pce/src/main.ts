@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BulkheadError } from './api/errors.js';
 import { buildApp } from './http/app.js';
 import { certificateNames, ensureTls } from './http/tls.js';
@@ -59,6 +60,7 @@ export async function serve(opts: ServeOptions): Promise<() => Promise<void>> {
       rateLimitPerMin: opts.rateLimitPerMin,
       https: { key: tls.key, cert: tls.cert },
       logger: i === 0 ? { level: opts.logLevel } : false,
+      consoleDir: fileURLToPath(new URL('./console', import.meta.url)),
     });
     try {
       await app.listen({ host: l.host, port: l.port });

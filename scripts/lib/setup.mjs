@@ -8,7 +8,7 @@
  * progress. Plain Node (no dependencies): it runs before `npm ci` has.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -112,6 +112,8 @@ export function build() {
   run('npx', ['--no-install', 'tsc', '-b']);
   step('building the eBPF probe and libbulkhead (make -C bpf, incremental)');
   run('make', ['-C', 'bpf', '--no-print-directory']);
+  step('building the console (vite build desktop/src/renderer → pce/dist/console)');
+  run('npx', ['--no-install', 'vite', 'build', '--config', 'desktop/vite.config.ts']);
   copyAssets();
 }
 
@@ -122,4 +124,8 @@ function copyAssets() {
     mkdirSync(to, { recursive: true });
     cpSync(join(ROOT, dir), to, { recursive: true });
   }
+  // The PCE serves the console it was built with (pce/src/http/plugins/console.ts).
+  const consoleDir = join(ROOT, 'pce/dist/console');
+  rmSync(consoleDir, { recursive: true, force: true });
+  cpSync(join(ROOT, 'desktop/dist/renderer'), consoleDir, { recursive: true });
 }

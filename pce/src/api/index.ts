@@ -16,3 +16,4 @@ export * from './ip.js';
 export * from './agent.js';
 export * from './kubelink.js';
 export * from './traffic.js';
+export * from './traffic-views.js';

@@ -9,7 +9,7 @@
  * Order (as Fastify's demo app): external plugins (OpenAPI, rate limit),
  * app plugins (errors, authentication), then routes.
  * Owns: what is public (health, the OpenAPI document, later the console's
- * static files) and that everything else is authenticated and authorised.
+ * static files, plugins/console.ts) and that everything else is authenticated and authorised.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -17,6 +17,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { Store } from '../store/store.js';
 import { installErrorHandling } from './plugins/errors.js';
 import { installAuth, rateLimitKey } from './plugins/auth.js';
+import { installConsole } from './plugins/console.js';
 
 /** Rate-limit keys of agent and Kubelink credentials (plugins/auth.ts `rateLimitKey`). */
 const MACHINE_KEY = /^key:(agent_|kubelink_)/;
@@ -30,6 +31,8 @@ export interface AppOptions {
   /** TLS key and certificate; plain HTTP when absent (tests). */
   https?: { key: string; cert: string };
   logger?: FastifyServerOptions['logger'];
+  /** The built web console (desktop renderer) served at `/`; absent: `/` says how to build it. */
+  consoleDir?: string;
 }
 
 declare module 'fastify' {
@@ -97,6 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // Routes.
   await registerRoutes(app);
+  await installConsole(app, opts.consoleDir);
   app.get('/api/v2/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -22,6 +22,25 @@ export const SNAPSHOT_SCHEMA_VERSION = 1;
 export function writeSnapshot(file: string, query: TrafficQuery, flows: TrafficFlow[]): void {
   const db = new SQLite(file);
   try {
+    fill(db, query, flows);
+  } finally {
+    db.close();
+  }
+}
+
+/** The snapshot as the bytes of a SQLite file (what the API serves; the same schema as `writeSnapshot`). */
+export function snapshotBytes(query: TrafficQuery, flows: TrafficFlow[]): Buffer {
+  const db = new SQLite(':memory:');
+  try {
+    fill(db, query, flows);
+    return db.serialize();
+  } finally {
+    db.close();
+  }
+}
+
+function fill(db: SQLite.Database, query: TrafficQuery, flows: TrafficFlow[]): void {
+  {
     db.exec(`
       DROP TABLE IF EXISTS snapshot_meta; DROP TABLE IF EXISTS flows; DROP TABLE IF EXISTS workloads;
       DROP TABLE IF EXISTS labels; DROP TABLE IF EXISTS workload_labels;
@@ -70,7 +89,5 @@ export function writeSnapshot(file: string, query: TrafficQuery, flows: TrafficF
         );
       }
     })();
-  } finally {
-    db.close();
   }
 }

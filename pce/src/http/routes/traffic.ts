@@ -13,48 +13,13 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { invalid, notFound } from '../../api/errors.js';
 import { FlowBatch, TrafficQuery, type AsyncQuery, type TrafficFlow } from '../../api/traffic.js';
+import { appGroups, flowsCsv } from '../../api/traffic-views.js';
 import { ingestBatch, queryFlows } from '../../traffic/store.js';
+import { snapshotBytes } from '../../traffic/snapshot.js';
 import { agentOf } from '../plugins/auth.js';
 import { checkOrg, ORG_PATH, OrgIdParams, OrgParams } from './common.js';
 
 const AgentParams = Type.Object({ org: Type.String(), id: Type.String() });
-
-function csv(flows: TrafficFlow[]): string {
-  const esc = (v: unknown): string => {
-    const t = v === undefined || v === null ? '' : String(v);
-    return /[",\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
-  };
-  const labels = (w: TrafficFlow['src']['workload']): string =>
-    w ? w.labels.map((l) => `${l.key}=${l.value}`).join(';') : '';
-  const head =
-    'src_ip,src_workload,src_namespace,src_labels,dst_ip,dst_workload,dst_namespace,dst_labels,port,proto,policy_decision,rule,num_connections,first_detected,last_detected';
-  return (
-    [
-      head,
-      ...flows.map((f) =>
-        [
-          f.src.ip,
-          f.src.workload?.name,
-          f.src.workload?.namespace,
-          labels(f.src.workload),
-          f.dst.ip,
-          f.dst.workload?.name,
-          f.dst.workload?.namespace,
-          labels(f.dst.workload),
-          f.service.port,
-          f.service.proto,
-          f.policy_decision,
-          f.rule?.href,
-          f.num_connections,
-          f.timestamp_range.first_detected,
-          f.timestamp_range.last_detected,
-        ]
-          .map(esc)
-          .join(','),
-      ),
-    ].join('\n') + '\n'
-  );
-}
 
 /** Times as UTC ISO strings (what the store compares); refuses what is not a time. */
 function normalized(q: TrafficQuery): TrafficQuery {
@@ -66,64 +31,6 @@ function normalized(q: TrafficQuery): TrafficQuery {
 function serviceOf(f: TrafficFlow): { proto: number; port?: number; icmp_type?: number; icmp_code?: number } {
   const { proto, port } = f.service;
   return proto === 1 || proto === 58 ? { proto, icmp_type: port >> 8, icmp_code: port & 0xff } : { proto, port };
-}
-
-export interface AppGroupMap {
-  keys: string[];
-  nodes: { id: string; labels: Record<string, string>; workloads: number }[];
-  edges: {
-    source: string;
-    target: string;
-    num_connections: number;
-    bytes: number;
-    ports: { port: number; proto: number }[];
-    decisions: Record<string, number>;
-  }[];
-}
-
-/** Group flows into app groups (by label keys; ends without a workload are grouped by address). */
-export function appGroups(flows: TrafficFlow[], keys: string[]): AppGroupMap {
-  const nodes = new Map<string, { id: string; labels: Record<string, string>; workloads: Set<string> }>();
-  const edges = new Map<string, AppGroupMap['edges'][number] & { portSet: Set<string> }>();
-  const groupOf = (end: TrafficFlow['src']): string => {
-    const w = end.workload;
-    const labels: Record<string, string> = {};
-    if (w) for (const k of keys) labels[k] = w.labels.find((l) => l.key === k)?.value ?? '';
-    const id = w ? keys.map((k) => `${k}=${labels[k] || '-'}`).join(',') : `ip=${end.ip}`;
-    let n = nodes.get(id);
-    if (!n) nodes.set(id, (n = { id, labels: w ? labels : { ip: end.ip }, workloads: new Set() }));
-    if (w) n.workloads.add(w.href);
-    return id;
-  };
-  for (const f of flows) {
-    const source = groupOf(f.src);
-    const target = groupOf(f.dst);
-    const key = `${source}>${target}`;
-    let e = edges.get(key);
-    if (!e)
-      edges.set(
-        key,
-        (e = { source, target, num_connections: 0, bytes: 0, ports: [], decisions: {}, portSet: new Set() }),
-      );
-    e.num_connections += f.num_connections;
-    e.bytes += f.dst_bi + f.dst_bo;
-    e.decisions[f.policy_decision] = (e.decisions[f.policy_decision] ?? 0) + f.num_connections;
-    const pk = `${f.service.proto}/${f.service.port}`;
-    if (!e.portSet.has(pk)) {
-      e.portSet.add(pk);
-      e.ports.push({ port: f.service.port, proto: f.service.proto });
-    }
-  }
-  return {
-    keys,
-    nodes: [...nodes.values()]
-      .map((n) => ({ id: n.id, labels: n.labels, workloads: n.workloads.size }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
-    edges: [...edges.values()].map(({ portSet: _p, ...e }) => ({
-      ...e,
-      ports: e.ports.sort((a, b) => a.proto - b.proto || a.port - b.port),
-    })),
-  };
 }
 
 export async function trafficRoutes(app: FastifyInstance): Promise<void> {
@@ -286,8 +193,23 @@ export async function trafficRoutes(app: FastifyInstance): Promise<void> {
     async (req, reply) => {
       checkOrg(req.params.org);
       const flows = JSON.parse((await get(req.params.id)).result ?? '[]') as TrafficFlow[];
-      if ((req.headers.accept ?? '').includes('text/csv')) return reply.type('text/csv').send(csv(flows));
+      if ((req.headers.accept ?? '').includes('text/csv')) return reply.type('text/csv').send(flowsCsv(flows));
       return flows;
+    },
+  );
+  // The result as an offline snapshot (the `bulkhead traffic export` file): a SQLite database, schema in traffic/snapshot.ts.
+  app.get<{ Params: Static<typeof OrgIdParams> }>(
+    `${base}/:id/snapshot`,
+    { schema: { params: OrgIdParams, tags } },
+    async (req, reply) => {
+      checkOrg(req.params.org);
+      const row = await get(req.params.id);
+      const body = JSON.parse(row.body) as AsyncQuery;
+      const flows = JSON.parse(row.result ?? '[]') as TrafficFlow[];
+      return reply
+        .type('application/vnd.sqlite3')
+        .header('Content-Disposition', `attachment; filename="bulkhead-flows-${req.params.id}.sqlite"`)
+        .send(snapshotBytes(body.query_parameters, flows));
     },
   );
 }
