@@ -180,4 +180,24 @@ describe('aggregate', () => {
       ).toEqual([]);
     });
   });
+
+  it('counts a pod-to-pod connection on one node once when its two SYN records (both veths) fall in two drains', () => {
+    const both = {
+      ...base,
+      localIps: new Set(['198.19.0.5', '198.19.1.9']),
+      probedIps: new Set(['198.19.0.5', '198.19.1.9']),
+    };
+    const syn = { tcpFlags: 0x02 };
+    const first = aggregate({ ...both, flows: [rec({ ...syn, direction: 'from_pod', ifindex: 7 })], drops: [] });
+    const second = aggregate({ ...both, flows: [rec({ ...syn, direction: 'to_pod', ifindex: 9 })], drops: [] });
+    expect(first[0]!.num_connections + second[0]!.num_connections).toBe(1);
+    // A source the probe does not watch (the node, another node's pod): the destination veth's record counts.
+    const remote = aggregate({
+      ...base,
+      flows: [rec({ ...syn, direction: 'to_pod' })],
+      drops: [],
+      localIps: new Set(['198.19.1.9']),
+    });
+    expect(remote[0]!.num_connections).toBe(1);
+  });
 });

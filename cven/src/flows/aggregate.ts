@@ -57,6 +57,13 @@ export function aggregate(args: {
   drops: DropRecord[];
   /** Addresses of this node's enforcing pods and the node itself. */
   localIps: ReadonlySet<string>;
+  /**
+   * Addresses of the pods whose veths the probe is attached to (a subset of
+   * `localIps`). A connection between two of them passes both veths, so its
+   * SYN is recorded twice; only the source veth's record counts it.
+   * Absent: none.
+   */
+  probedIps?: ReadonlySet<string>;
   /** Namespace inodes of this node's pods and its own: drops elsewhere are another node's. */
   localNetns: ReadonlySet<number>;
   decide: Decide;
@@ -112,7 +119,14 @@ export function aggregate(args: {
     }
     // TCP: a connection counts in the drain that saw its SYN leave the initiator, so one whose
     // packets straddle two drains counts once. Drops (no flags) and other protocols: by source port.
-    const isNew = r.proto !== 6 || r.tcpFlags === undefined || (o.src === r.saddr && (r.tcpFlags & TCP_SYN) !== 0);
+    // A source pod the probe watches: its own veth's record alone (the destination veth's copy of the same SYN
+    // may fall in another drain, and would count the connection a second time).
+    const isNew =
+      r.proto !== 6 ||
+      r.tcpFlags === undefined ||
+      (o.src === r.saddr &&
+        (r.tcpFlags & TCP_SYN) !== 0 &&
+        (!args.probedIps?.has(o.src) || (r as Partial<FlowRecord>).direction !== 'to_pod'));
     if (isNew) acc.ports.add(o.sport);
     acc.flow.bytes += bytes;
     acc.flow.packets += packets;

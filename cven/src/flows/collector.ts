@@ -102,6 +102,7 @@ export class FlowCollector {
       drops,
       localIps: new Set([...[...this.#attached.values()].map((a) => a.ip), ...nodeIps]),
       localNetns: new Set([...this.#attached.values()].map((a) => a.ino)),
+      probedIps: new Set([...this.#attached.values()].map((a) => a.ip)),
       wallOf: (ns) => nowWall - Number((nowMono - ns) / 1_000_000n),
       visibilityOf: (ip) => byIp.get(ip)?.visibility_level,
       decide: (src, dst, port, proto) => {

@@ -43,7 +43,8 @@ ip, rate, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 n = 0; t0 = time.time()
 while time.time() - t0 < secs:
     due = t0 + n / rate
-    if time.time() < due: time.sleep(due - time.time())
+    wait = due - time.time()
+    if wait > 0: time.sleep(wait)
     try:
         c = socket.create_connection((ip, 9500), timeout=1); c.close(); n += 1
     except OSError: pass
