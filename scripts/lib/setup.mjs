@@ -51,6 +51,9 @@ export const DEBIAN_PACKAGES = {
   'golang-github-masterminds-sprig-dev': "chart tests: sprig, Helm's template functions",
   'golang-github-ghodss-yaml-dev': 'chart tests: YAML as Helm reads and writes it (toYaml, values)',
   'golang-github-xeipuuv-gojsonschema-dev': 'chart tests: values.schema.json checked as Helm 3 does',
+  // The console is tested in a real browser (playwright-core drives Debian's Chromium; Electron's cannot be fetched here).
+  chromium: 'console tests: the renderer in Chromium (tests/e2e/console.privileged.test.ts)',
+  'fonts-dejavu-core': 'console tests: a font for Chromium to render text with (not pulled in without recommends)',
 };
 
 /** Print a step heading so long work shows progress. */

@@ -53,7 +53,7 @@ export class ApiError extends Error {
 
 const HINTS: Record<number, string> = {
   0: 'Check the PCE URL and that the PCE is running, then retry.',
-  401: 'The API key was refused: check its user name and secret, or create one with `bulkhead pce api-key create`.',
+  401: 'Check the user name and secret (copy them from the key file), or ask an owner for a new key.',
   403: "This API key's role may not do this: use a key with a stronger role (owner or admin).",
   404: 'It may have been deleted meanwhile: refresh the view.',
   406: 'Correct the named field and try again.',

@@ -94,6 +94,10 @@ export function parseServices(text: string, field = 'services'): { port?: number
   for (const raw of text.split(',')) {
     const t = raw.trim().toLowerCase();
     if (!t) continue;
+    if (t in PROTOS) {
+      out.push({ proto: PROTOS[t]! });
+      continue;
+    }
     const m = /^(?:(\d{1,5})(?:-(\d{1,5}))?)?(?:\/(tcp|udp|icmp|icmpv6))?$/.exec(t);
     if (!m || (!m[1] && !m[3]))
       throw new Error(`${field}: cannot read "${raw.trim()}"; write 80, 80/tcp, 8000-8080/tcp or udp`);

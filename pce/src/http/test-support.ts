@@ -27,6 +27,8 @@ export interface TestPce {
     body?: unknown,
     role?: Role | null,
   ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The `Authorization` header of a role's key (for raw `app.inject` calls). */
+  auth(role: Role): string;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startTestPce(opts: { rateLimitPerMin?: number } = {}): Pro
       const text = res.body;
       return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, headers: res.headers };
     },
+    auth: (role) => keys.get(role)!,
     async close() {
       await app.close();
       await store.db.destroy();

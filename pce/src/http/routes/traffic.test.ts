@@ -151,6 +151,33 @@ describe('traffic', () => {
     expect(db.exec('SELECT name FROM workloads')[0]!.values[0]![0]).toBe('n0');
   });
 
+  it('serves a query result as a snapshot file, the console export, that sql.js opens', async () => {
+    const a = await pairedAgent();
+    await upload(a, 'batch-0105', [flow({}), flow({ port: 443 })]);
+    const job = await pce.call('POST', '/orgs/1/traffic_flows/async_queries', everything());
+    expect((await pce.call('GET', `${job.body.href}/snapshot`, undefined, null)).status).toBe(401);
+    const ok = await pce.app.inject({
+      method: 'GET',
+      url: `/api/v2${job.body.href}/snapshot`,
+      headers: { authorization: pce.auth('read_only') },
+    });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers['content-type']).toBe('application/vnd.sqlite3');
+    expect(String(ok.headers['content-disposition'])).toMatch(/attachment; filename="bulkhead-flows-.*\.sqlite"/);
+    const bytes = ok.rawPayload;
+    const initSqlJs = createRequire(import.meta.url)('sql.js') as (
+      o?: object,
+    ) => Promise<{ Database: new (b: Uint8Array) => { exec: (q: string) => { values: unknown[][] }[] } }>;
+    const db = new (await initSqlJs()).Database(bytes);
+    expect(db.exec('SELECT count(*) FROM flows')[0]!.values[0]![0]).toBe(2);
+    expect(
+      JSON.parse(String(db.exec("SELECT value FROM snapshot_meta WHERE key = 'query'")[0]!.values[0]![0])),
+    ).toMatchObject({
+      policy_decisions: [],
+    });
+    expect((await pce.call('GET', '/orgs/1/traffic_flows/async_queries/nope/snapshot')).status).toBe(404);
+  });
+
   it('re-decides a result under the draft: a rule added but not provisioned changes draft_policy_decision only', async () => {
     const a = await pairedAgent();
     const node = (await pce.call('GET', '/orgs/1/workloads')).body.find(

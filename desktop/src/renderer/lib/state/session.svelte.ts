@@ -95,6 +95,7 @@ export class Session {
     this.username = username;
     this.snapshot = undefined;
     this.mode = 'online';
+    this.notices = []; // what failed on the way here no longer applies
   }
 
   /** Web console: same-origin requests with this API key (kept in this tab's memory only). */
