@@ -59,6 +59,7 @@ writeFileSync(join(DEMO, 'ready'), `${new Date().toISOString()}\n`);
 const key = join(demo.dir, 'pce', 'owner-api-key.json');
 process.stdout.write(
   `\nBulkhead is running: PCE, lab cluster "${demo.lab.name}" (${demo.lab.nodes.length} nodes), a C-VEN on every node.\n` +
+    `  console:       ${demo.localUrl}/  (sign in with the owner API key's auth_username and secret)\n` +
     `  PCE:           ${demo.pceUrl}  (also ${demo.localUrl}; the REST API is under /api/v2)\n` +
     `  CA:            ${demo.ca}\n` +
     `  owner API key: ${key}\n` +

@@ -79,7 +79,7 @@ export class Session {
     this.notices.push({ id, kind, message, ...(hint ? { hint } : {}) });
     if (this.notices.length > 5) this.notices.shift();
     // Errors stay until dismissed; the rest fade after a while.
-    if (kind !== 'error' && typeof setTimeout !== 'undefined') setTimeout(() => this.dismiss(id), 8000);
+    if (kind !== 'error' && typeof setTimeout !== 'undefined') setTimeout(() => this.dismiss(id), 5000);
   }
 
   dismiss(id: number): void {
