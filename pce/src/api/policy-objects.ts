@@ -126,6 +126,11 @@ export interface LabelGroup {
   update_type: UpdateType;
 }
 
+/** Policy object hrefs in any version (`active`, `7`) become their draft form. */
+export function toDraftHref(href: string): string {
+  return href.replace(/^\/orgs\/1\/sec_policy\/(?:active|\d+)\//, '/orgs/1/sec_policy/draft/');
+}
+
 /** Pending state of a provisionable object in the draft. `null`: unchanged. */
 export type UpdateType = 'create' | 'update' | 'delete' | null;
 

@@ -6,6 +6,7 @@
  * Views of explorer results shared by the PCE and the console (online and
  * offline on a snapshot): the app-group map and the CSV export. Pure: no I/O.
  */
+import { toDraftHref } from './policy-objects.js';
 import type { TrafficFlow, TrafficQuery } from './traffic.js';
 
 /** Flows as CSV (one header row; labels as `key=value;...`). */
@@ -112,7 +113,7 @@ export function appGroups(flows: TrafficFlow[], keys: string[]): AppGroupMap {
 
 type QueryActor = TrafficQuery['sources']['exclude'][number];
 
-/** What actors stand for, from the active policy: label-group members (flattened) and IP-list tests. */
+/** What actors stand for, from the active policy: label-group members (flattened) and IP-list tests, by draft href. */
 export interface ActorContext {
   groups: ReadonlyMap<string, ReadonlySet<string>>;
   ipLists: ReadonlyMap<string, (ip: string) => boolean>;
@@ -125,10 +126,10 @@ function actorMatches(a: QueryActor, end: TrafficFlow['src'], ctx: ActorContext)
   if (a.workload) return w?.href === a.workload.href;
   if (a.label) return !!w?.labels.some((l) => l.href === a.label!.href);
   if (a.label_group) {
-    const members = ctx.groups.get(a.label_group.href);
+    const members = ctx.groups.get(toDraftHref(a.label_group.href));
     return !!members && !!w?.labels.some((l) => members.has(l.href));
   }
-  if (a.ip_list) return ctx.ipLists.get(a.ip_list.href)?.(end.ip) ?? false;
+  if (a.ip_list) return ctx.ipLists.get(toDraftHref(a.ip_list.href))?.(end.ip) ?? false;
   return true;
 }
 

@@ -10,6 +10,7 @@
  * `/orgs/1/sec_policy/<draft|active|N>/<kind>/<id>`). Pure: the lookups are
  * passed in, never imported.
  */
+import { toDraftHref } from '../api/policy-objects.js';
 import { invalid } from '../api/errors.js';
 
 export const ORG = 1;
@@ -26,10 +27,8 @@ export const HREF_PATTERNS = {
 } as const;
 export type RefKind = keyof typeof HREF_PATTERNS;
 
-/** Policy object hrefs in any version (`active`, `7`) become their draft form. */
-export function toDraftHref(href: string): string {
-  return href.replace(/^\/orgs\/1\/sec_policy\/(?:active|\d+)\//, '/orgs/1/sec_policy/draft/');
-}
+/** Policy object hrefs in any version (`active`, `7`) become their draft form (defined in the wire contract). */
+export { toDraftHref };
 
 /** Rewrite every draft href inside a stored JSON text to the given version's form. */
 export function inVersion<T>(body: T, version: 'draft' | 'active' | number): T {

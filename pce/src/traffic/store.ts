@@ -25,6 +25,7 @@ import { containsAddress } from '../api/ip.js';
 import type { IpList, LabelGroup } from '../api/policy-objects.js';
 import { mostRestrictive, type PolicyDecision } from '../api/evaluate.js';
 import type { AgentFlow, FlowBatch, FlowWorkload, TrafficFlow, TrafficQuery } from '../api/traffic.js';
+import { flowMatches } from '../api/traffic-views.js';
 import { buildContext, flattenGroup, ipListIntervals } from '../compiler/resolve.js';
 import { toDraftHref } from '../domain/refs.js';
 import { sql } from 'kysely';
@@ -316,35 +317,6 @@ function checkActors(q: TrafficQuery, ctx: ExplorerContext): void {
   }
 }
 
-function actorMatches(
-  a: Actor,
-  ip: string,
-  w: FlowWorkload | undefined,
-  groups: LabelGroupMembers,
-  ipLists: ReadonlyMap<string, (ip: string) => boolean>,
-): boolean {
-  if (a.ip_address) return a.ip_address.value === ip;
-  if (a.workload) return w?.href === a.workload.href;
-  if (a.label) return !!w?.labels.some((l) => l.href === a.label!.href);
-  if (a.label_group) {
-    const members = groups.get(toDraftHref(a.label_group.href));
-    return !!members && !!w?.labels.some((l) => members.has(l.href));
-  }
-  if (a.ip_list) return ipLists.get(toDraftHref(a.ip_list.href))?.(ip) ?? false;
-  return true;
-}
-
-function sideMatches(
-  side: TrafficQuery['sources'],
-  ip: string,
-  w: FlowWorkload | undefined,
-  g: LabelGroupMembers,
-  l: ReadonlyMap<string, (ip: string) => boolean>,
-): boolean {
-  const inc = side.include.length === 0 || side.include.some((and) => and.every((a) => actorMatches(a, ip, w, g, l)));
-  return inc && !side.exclude.some((a) => actorMatches(a, ip, w, g, l));
-}
-
 /**
  * Run an explorer query over the stored flows. Label groups and IP lists
  * resolve against `ctx`, by default the active policy (`explorerContext`).
@@ -364,22 +336,10 @@ export async function queryFlows(s: Store, q: TrafficQuery, ctx?: ExplorerContex
     .orderBy('last_seen', 'desc')
     .stream(1000);
   const out: TrafficFlow[] = [];
-  const decisions = q.policy_decisions ?? [];
-  const svcMatch = (svc: { port?: number; to_port?: number; proto?: number }, port: number, proto: number): boolean =>
-    (svc.proto === undefined || svc.proto === proto) &&
-    (svc.port === undefined ||
-      (svc.to_port === undefined ? port === svc.port : port >= svc.port && port <= svc.to_port));
   for await (const r of rows) {
     const src: FlowWorkload | undefined = r.src_workload ? JSON.parse(r.src_workload) : undefined;
     const dst: FlowWorkload | undefined = r.dst_workload ? JSON.parse(r.dst_workload) : undefined;
-    if (decisions.length && !decisions.includes(r.decision as never)) continue;
-    const svc = q.services;
-    if (svc && svc.include.length && !svc.include.some((x) => svcMatch(x, r.port, r.proto))) continue;
-    if (svc && svc.exclude.some((x) => svcMatch(x, r.port, r.proto))) continue;
-    const sOk = sideMatches(q.sources, r.src_ip, src, ctx.groups, ctx.ipLists);
-    const dOk = sideMatches(q.destinations, r.dst_ip, dst, ctx.groups, ctx.ipLists);
-    if (q.sources_destinations_query_op === 'or' ? !(sOk || dOk) : !(sOk && dOk)) continue;
-    out.push({
+    const flow: TrafficFlow = {
       src: { ip: r.src_ip, ...(src ? { workload: src } : {}) },
       dst: { ip: r.dst_ip, ...(dst ? { workload: dst } : {}) },
       service: { port: r.port, proto: r.proto },
@@ -390,7 +350,9 @@ export async function queryFlows(s: Store, q: TrafficQuery, ctx?: ExplorerContex
       timestamp_range: { first_detected: r.first_seen, last_detected: r.last_seen },
       dst_bi: r.dst_bytes,
       dst_bo: r.src_bytes,
-    });
+    };
+    if (!flowMatches(q, flow, ctx)) continue; // the console filters snapshots with the same function
+    out.push(flow);
     if (out.length >= (q.max_results ?? 100_000)) break;
   }
   return out;

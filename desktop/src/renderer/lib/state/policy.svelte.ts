@@ -76,6 +76,18 @@ export class PolicyState {
     return g ? `${g.name} (group)` : href;
   }
 
+  /** A rule as users read it: its ruleset's name and its place there ("shop prod, rule 2"). */
+  ruleName(href: string): string | undefined {
+    const draft = href.replace(/\/sec_policy\/(active|\d+)\//, '/sec_policy/draft/');
+    for (const rs of this.ruleSets) {
+      const i = rs.rules.findIndex((r) => r.href === draft);
+      if (i >= 0) return `${rs.name}, rule ${i + 1}`;
+      const d = rs.deny_rules.findIndex((r) => r.href === draft);
+      if (d >= 0) return `${rs.name}, deny rule ${d + 1}`;
+    }
+    return undefined;
+  }
+
   /** Create an object in the draft (or a label); reloads. */
   async create<T>(path: string, body: unknown): Promise<T> {
     const made = await this.session.pce.post<T>(path, body);
