@@ -62,7 +62,7 @@ export function actorOf(p: ActorPick): QActor {
   }
 }
 
-export function pickText(p: ActorPick): string {
+export function pickText(p: ActorPick | Extract<Pick, { kind: 'virtual_service' }>): string {
   switch (p.kind) {
     case 'label':
       return `${p.key}: ${p.value}`;
@@ -139,5 +139,5 @@ export function decisionText(d: string | undefined): string {
   return d === 'potentially_blocked' ? 'potentially blocked' : (d ?? '—');
 }
 
-/** A pick for a rule side: any actor, or every workload of the scope. */
-export type Pick = ActorPick | { kind: 'ams' };
+/** A pick for a rule side: any actor, a virtual service, or every workload of the scope. */
+export type Pick = ActorPick | { kind: 'ams' } | { kind: 'virtual_service'; href: string; name: string };

@@ -8,7 +8,15 @@
  * diff against active; provisioning, reverting, the version history.
  * Every write goes to the draft; nothing reaches a node until provisioned.
  */
-import type { IpList, LabelGroup, PolicyVersion, RuleSet, SecRuleWrite, Service } from '@bulkhead/pce/api';
+import type {
+  IpList,
+  LabelGroup,
+  PolicyVersion,
+  RuleSet,
+  SecRuleWrite,
+  Service,
+  VirtualService,
+} from '@bulkhead/pce/api';
 import type { LabelRef } from '../../../common/rule-draft.js';
 import type { Session } from './session.svelte.js';
 
@@ -33,6 +41,7 @@ export class PolicyState {
   services = $state.raw<Service[]>([]);
   ipLists = $state.raw<IpList[]>([]);
   ruleSets = $state.raw<RuleSet[]>([]);
+  virtualServices = $state.raw<VirtualService[]>([]);
   pending = $state.raw<Pending | undefined>(undefined);
   versions = $state.raw<PolicyVersion[]>([]);
   loaded = $state(false);
@@ -46,7 +55,7 @@ export class PolicyState {
 
   async load(): Promise<void> {
     const pce = this.session.pce;
-    const [labels, groups, services, ipLists, ruleSets, pending, versions] = await Promise.all([
+    const [labels, groups, services, ipLists, ruleSets, pending, versions, virtualServices] = await Promise.all([
       pce.get<Label[]>('/orgs/1/labels', { max_results: 10000 }),
       pce.get<LabelGroup[]>('/orgs/1/sec_policy/draft/label_groups', { max_results: 10000 }),
       pce.get<Service[]>('/orgs/1/sec_policy/draft/services', { max_results: 10000 }),
@@ -54,7 +63,9 @@ export class PolicyState {
       pce.get<RuleSet[]>('/orgs/1/sec_policy/draft/rule_sets', { max_results: 10000 }),
       pce.get<Pending>('/orgs/1/sec_policy/pending'),
       pce.get<PolicyVersion[]>('/orgs/1/sec_policy', { max_results: 50 }),
+      pce.get<VirtualService[]>('/orgs/1/sec_policy/draft/virtual_services', { max_results: 10000 }),
     ]);
+    this.virtualServices = virtualServices;
     this.labels = [...labels].sort((a, b) => a.key.localeCompare(b.key) || a.value.localeCompare(b.value));
     this.labelGroups = groups;
     this.services = services;
