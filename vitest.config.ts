@@ -17,6 +17,7 @@ export default defineConfig({
     // One file at a time: the privileged and end-to-end files measure real packets and time
     // on a 2-core machine; run side by side they starve each other (retransmits, late agents).
     fileParallelism: false,
+    maxWorkers: 1, // across both projects too
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
