@@ -71,6 +71,17 @@ export class ConsoleState {
     return this.route === 'connect' ? 'overview' : this.route;
   });
 
+  /** Forget what came from the previous source (another PCE, a snapshot). */
+  reset(): void {
+    this.explorer.flows = [];
+    this.explorer.query = undefined;
+    this.explorer.hasDraft = false;
+    this.explorer.ranAt = undefined;
+    this.map.groups = undefined;
+    this.map.selected = undefined;
+    this.map.edgeFlows = [];
+  }
+
   go(route: Route): void {
     this.route = route;
     if (typeof location !== 'undefined' && location.hash !== `#/${route}`) location.hash = `#/${route}`;
