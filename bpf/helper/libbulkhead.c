@@ -7,7 +7,8 @@
  *
  * Owns: the probe's lifecycle in the kernel (what it attaches it detaches;
  * a clsact qdisc it found is adopted and left in place) and the eviction
- * reconciliation (flows_evicted).
+ * reconciliation (flows_evicted), and which of the two flow maps the
+ * programs write to (the drain swaps them; see bh_flows in pod_veth.bpf.c).
  * Must not: print on success paths; hold the GIL-free caller's thread
  * (every call returns without waiting for traffic).
  * Contract: libbulkhead.h; record layouts in ../include/bulkhead/.
@@ -46,12 +47,14 @@ struct bh_probe {
 	struct bh_tc_link	*links;
 	size_t			nlinks, links_cap;
 
-	/* Flows deleted from bh_flows but not yet handed to the caller. */
+	/* Flows deleted from the standby map but not yet handed to the caller. */
 	struct bh_flow_key	*keys;
 	struct bh_flow_stats	*vals;
 	__u32			staged, next;
 	__u64			batch;		/* htab batch cursor (a bucket index) */
-	bool			in_pass;	/* batch is valid */
+	bool			in_pass;	/* emptying the standby map (swapped, not yet empty) */
+	bool			has_cursor;	/* batch is valid */
+	int			live;		/* which of bh_flows_0/1 is in bh_flows slot 0 */
 	__u64			drained;	/* records handed to callers */
 	__u64			evicted;	/* last flows_evicted reported (never decreases) */
 
@@ -145,9 +148,14 @@ int bh_probe_open(const struct bh_probe_opts *opts, struct bh_probe **out)
 		err = bh_fail(-errno, "open: open the embedded BPF object");
 		goto cleanup;
 	}
-	err = bpf_map__set_max_entries(p->skel->maps.bh_flows, flows_max);
+	err = bpf_map__set_max_entries(p->skel->maps.bh_flows_0, flows_max);
 	if (err) {
-		bh_fail(err, "open: size bh_flows to %u entries", flows_max);
+		bh_fail(err, "open: size bh_flows_0 to %u entries", flows_max);
+		goto cleanup;
+	}
+	err = bpf_map__set_max_entries(p->skel->maps.bh_flows_1, flows_max);
+	if (err) {
+		bh_fail(err, "open: size bh_flows_1 to %u entries", flows_max);
 		goto cleanup;
 	}
 	err = bpf_map__set_max_entries(p->skel->maps.bh_drops, ring_bytes);
@@ -300,19 +308,48 @@ int bh_probe_detach(struct bh_probe *p, int ifindex)
 	return err;
 }
 
-/* One lookup-and-delete batch into the staging arrays; the pass restarts after -ENOENT. */
+static struct bpf_map *bh_flows_map(struct bh_probe *p, int which)
+{
+	return which ? p->skel->maps.bh_flows_1 : p->skel->maps.bh_flows_0;
+}
+
+/*
+ * Point bh_flows slot 0 at the other map. The kernel returns from the update
+ * of a map-in-map only after synchronize_rcu(), that is after every program
+ * run that looked up the old map has finished: from then on the old map (the
+ * standby) has no writer, and a drain of it copies exactly what it deletes.
+ */
+static int bh_flows_swap(struct bh_probe *p)
+{
+	__u32 slot = 0;
+	int next = !p->live;
+	int fd = bpf_map__fd(bh_flows_map(p, next));
+	int err;
+
+	err = bpf_map_update_elem(bpf_map__fd(p->skel->maps.bh_flows), &slot, &fd, BPF_ANY);
+	if (err)
+		return bh_fail(err, "drain flows: swap bh_flows to bh_flows_%d", next);
+	p->live = next;
+	p->in_pass = true;
+	p->has_cursor = false;
+	return 0;
+}
+
+/* One lookup-and-delete batch of the standby map into the staging arrays; -ENOENT ends the pass. */
 static int bh_flows_refill(struct bh_probe *p)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	int standby = !p->live;
 	__u32 count = BH_BATCH;
 	int err;
 
 	p->staged = p->next = 0;
-	err = bpf_map_lookup_and_delete_batch(bpf_map__fd(p->skel->maps.bh_flows),
-					      p->in_pass ? &p->batch : NULL, &p->batch,
+	err = bpf_map_lookup_and_delete_batch(bpf_map__fd(bh_flows_map(p, standby)),
+					      p->has_cursor ? &p->batch : NULL, &p->batch,
 					      p->keys, p->vals, &count, &bopts);
 	if (err && err != -ENOENT)
-		return bh_fail(err, "drain flows: lookup-and-delete batch on bh_flows");
+		return bh_fail(err, "drain flows: lookup-and-delete batch on bh_flows_%d", standby);
+	p->has_cursor = err == 0;
 	p->in_pass = err == 0;
 	p->staged = count;
 	return 0;
@@ -320,7 +357,7 @@ static int bh_flows_refill(struct bh_probe *p)
 
 int bh_probe_drain_flows(struct bh_probe *p, struct bh_flow_record *buf, unsigned int cap)
 {
-	bool pass_ended = false;	/* stop after one full pass rather than spin over a busy map */
+	bool pass_ended = false;	/* one swap and one pass per call: never spin over a busy map */
 	unsigned int n = 0;
 	int err;
 
@@ -331,10 +368,18 @@ int bh_probe_drain_flows(struct bh_probe *p, struct bh_flow_record *buf, unsigne
 		if (p->next == p->staged) {
 			if (pass_ended)
 				break;
+			if (!p->in_pass) {
+				err = bh_flows_swap(p);
+				if (err) {
+					if (n)
+						break;	/* hand out what was read; the error repeats next call */
+					return err;
+				}
+			}
 			err = bh_flows_refill(p);
 			if (err) {
 				if (n)
-					break;	/* hand out what was read; the error repeats next call */
+					break;
 				return err;
 			}
 			pass_ended = !p->in_pass;
@@ -376,14 +421,12 @@ int bh_probe_drain_drops(struct bh_probe *p, struct bh_drop_record *buf, unsigne
 	return (int)p->out_n;
 }
 
-/* Entries now in bh_flows, by batch lookup (no deletion). */
+/* Entries now in bh_flows_0 and bh_flows_1, by batch lookup (no deletion). */
 static int bh_flows_count(struct bh_probe *p, __u64 *live)
 {
 	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	struct bh_flow_key *keys = NULL;
 	struct bh_flow_stats *vals = NULL;
-	__u64 batch = 0;
-	bool first = true;
 	int err = 0;
 
 	*live = 0;
@@ -393,20 +436,25 @@ static int bh_flows_count(struct bh_probe *p, __u64 *live)
 		err = bh_fail(-ENOMEM, "read counters: allocate the count buffers");
 		goto cleanup;
 	}
-	for (;;) {
-		__u32 count = BH_BATCH;
+	for (int which = 0; which < 2; which++) {
+		__u64 batch = 0;
+		bool first = true;
 
-		err = bpf_map_lookup_batch(bpf_map__fd(p->skel->maps.bh_flows), first ? NULL : &batch,
-					   &batch, keys, vals, &count, &bopts);
-		first = false;
-		*live += count;
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		if (err) {
-			bh_fail(err, "read counters: count the entries of bh_flows");
-			break;
+		for (;;) {
+			__u32 count = BH_BATCH;
+
+			err = bpf_map_lookup_batch(bpf_map__fd(bh_flows_map(p, which)), first ? NULL : &batch,
+						   &batch, keys, vals, &count, &bopts);
+			first = false;
+			*live += count;
+			if (err == -ENOENT) {
+				err = 0;
+				break;
+			}
+			if (err) {
+				bh_fail(err, "read counters: count the entries of bh_flows_%d", which);
+				goto cleanup;
+			}
 		}
 	}
 cleanup:
@@ -574,7 +622,8 @@ static const struct bh_abi_field bh_abi[] = {
 	BH_SIZE(bh_flow_stats),
 	BH_FIELD(bh_flow_stats, packets), BH_FIELD(bh_flow_stats, bytes),
 	BH_FIELD(bh_flow_stats, first_seen_ns), BH_FIELD(bh_flow_stats, last_seen_ns),
-	BH_FIELD(bh_flow_stats, tcp_flags), BH_FIELD(bh_flow_stats, pad),
+	BH_FIELD(bh_flow_stats, tcp_flags), BH_FIELD(bh_flow_stats, conns),
+	BH_FIELD(bh_flow_stats, syn_seq), BH_FIELD(bh_flow_stats, pad),
 	BH_SIZE(bh_flow_record),
 	BH_FIELD(bh_flow_record, key), BH_FIELD(bh_flow_record, pad), BH_FIELD(bh_flow_record, stats),
 	BH_SIZE(bh_drop_record),

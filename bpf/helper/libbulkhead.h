@@ -28,7 +28,11 @@ BH_EXPORT int bh_probe_open(const struct bh_probe_opts *opts, struct bh_probe **
 BH_EXPORT int bh_probe_attach(struct bh_probe *p, int ifindex);
 /* Remove our two filters; remove the qdisc only if bh_probe_attach() created it. */
 BH_EXPORT int bh_probe_detach(struct bh_probe *p, int ifindex);
-/* Move up to cap flow records out of bh_flows into buf; returns how many (0: none left). */
+/*
+ * Move up to cap flow records into buf; returns how many (0: none left). A call that finds no
+ * pass under way first swaps the two flow maps (bh_flows), waiting for running programs (an RCU
+ * grace period, milliseconds); then it empties the map no program writes to any more.
+ */
 BH_EXPORT int bh_probe_drain_flows(struct bh_probe *p, struct bh_flow_record *buf, unsigned int cap);
 /* Move up to cap drop records out of bh_drops into buf; returns how many. */
 BH_EXPORT int bh_probe_drain_drops(struct bh_probe *p, struct bh_drop_record *buf, unsigned int cap);

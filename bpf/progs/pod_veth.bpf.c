@@ -3,7 +3,7 @@
 /*
  * Flow accounting on a pod's host-side veth (TC clsact, both directions).
  *
- * Owns: bh_flows and the parsing of a frame into struct bh_flow_key.
+ * Owns: bh_flows (and the two maps it selects from) and the parsing of a frame into struct bh_flow_key.
  * Must not: change, drop or redirect a packet. The probe observes;
  * nftables decides. Every program returns TC_ACT_UNSPEC so any filter
  * after ours still runs (TC_ACT_OK would end classification).
@@ -17,20 +17,46 @@
 #define BH_IPV6_MAX_EXT 4
 
 /*
- * bh_flows - per-flow counters, the probe's only per-packet write
+ * bh_flows_0, bh_flows_1 - per-flow counters, the probe's only per-packet
+ * write; two of them, so a drain reads a map nobody writes to any more
  *
- * Inserts: bh_from_pod/bh_to_pod, the first packet of a flow (BPF_NOEXIST).
- * Deletes: bh_probe_drain_flows() (lookup-and-delete in batches), and the
- * kernel's LRU when the map is full (the oldest entries go first; the
- * helper counts those as flows_evicted). Bound: max_entries, set by the
- * helper before load (bh_probe_opts.flows_max_entries; 65536 by default).
+ * Inserts: bh_from_pod/bh_to_pod, the first packet of a flow (BPF_NOEXIST),
+ * into whichever of the two bh_flows' slot 0 holds (the live one).
+ * Deletes: bh_probe_drain_flows(), only ever on the other one (the standby):
+ * it first swaps slot 0 to the standby, which the kernel answers only after
+ * every program run that could still hold the old map has finished
+ * (synchronize_rcu() on any update of a map-in-map), then empties the old
+ * one by lookup-and-delete batches. So no packet lands between a drain's
+ * copy and its delete (issue 7), and a drain never frees an element a
+ * program is writing to. The kernel's LRU also deletes when a map is full
+ * (the oldest entries go first; the helper counts those as flows_evicted).
+ * Bound: max_entries each, set by the helper before load
+ * (bh_probe_opts.flows_max_entries; 65536 by default).
  */
-struct {
+struct bh_flows_map {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct bh_flow_key);
 	__type(value, struct bh_flow_stats);
-} bh_flows SEC(".maps");
+};
+
+struct bh_flows_map bh_flows_0 SEC(".maps");
+struct bh_flows_map bh_flows_1 SEC(".maps");
+
+/*
+ * bh_flows - which of bh_flows_0/bh_flows_1 the programs write to (slot 0)
+ *
+ * Inserts: none (an array). Writers: the helper alone, at each drain
+ * (bh_flows_swap() in helper/libbulkhead.c); starts on bh_flows_0.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct bh_flows_map);
+} bh_flows SEC(".maps") = {
+	.values = { [0] = &bh_flows_0 },
+};
 
 /* Result of bh_parse(): 0 keyed, or why not. */
 enum bh_parse_result {
@@ -54,6 +80,7 @@ struct bh_icmp_head {
  * @hdr_len: out; bytes of headers before the transport payload, counted
  *	once per segment when a GSO packet is expanded to the wire
  * @tcp_flags: out; the TCP flag byte, 0 for other protocols
+ * @tcp_seq: out; the TCP sequence number (network order), 0 for other protocols
  *
  * The general parser (bh_parse_fast() takes the common case first). Reads
  * with bpf_skb_load_bytes(), so paged (non-linear) frames parse too.
@@ -61,7 +88,7 @@ struct bh_icmp_head {
  * with ports 0.
  */
 static __always_inline int bh_parse(struct __sk_buff *skb, struct bh_flow_key *key,
-				    __u32 *hdr_len, __u32 *tcp_flags)
+				    __u32 *hdr_len, __u32 *tcp_flags, __u32 *tcp_seq)
 {
 	__u32 off = BH_ETH_HLEN;
 	int has_l4 = 1;
@@ -127,6 +154,7 @@ static __always_inline int bh_parse(struct __sk_buff *skb, struct bh_flow_key *k
 		key->sport = th.source;
 		key->dport = th.dest;
 		*tcp_flags = ((__u8 *)&th)[13];
+		*tcp_seq = th.seq;
 		*hdr_len = off + th.doff * 4;
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr uh;
@@ -157,7 +185,7 @@ static __always_inline int bh_parse(struct __sk_buff *skb, struct bh_flow_key *k
  * write the same key for the same frame (bpf/tests/pod_veth_test.c).
  */
 static __always_inline int bh_parse_fast(struct __sk_buff *skb, struct bh_flow_key *key,
-					 __u32 *hdr_len, __u32 *tcp_flags)
+					 __u32 *hdr_len, __u32 *tcp_flags, __u32 *tcp_seq)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -201,6 +229,7 @@ static __always_inline int bh_parse_fast(struct __sk_buff *skb, struct bh_flow_k
 		key->sport = th->source;
 		key->dport = th->dest;
 		*tcp_flags = ((__u8 *)th)[13];
+		*tcp_seq = th->seq;
 		*hdr_len = off + th->doff * 4;
 	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = l4;
@@ -225,6 +254,7 @@ static __always_inline int bh_parse_fast(struct __sk_buff *skb, struct bh_flow_k
 
 /**
  * bh_flow_account - add one (possibly GSO) packet to its flow
+ * @flows: the live map (bh_flows slot 0)
  *
  * A known flow costs one hash lookup and two atomic adds. A new flow is
  * inserted with BPF_NOEXIST; losing that race to another CPU (-EEXIST)
@@ -232,14 +262,21 @@ static __always_inline int bh_parse_fast(struct __sk_buff *skb, struct bh_flow_k
  * counted in BH_STAT_FLOWS_FULL. A TCP SYN (or SYN-ACK) almost always
  * starts a flow, so it tries the insert first and skips a lookup that
  * would miss.
+ *
+ * An initiator's SYN (SYN without ACK) opens a connection: conns counts it
+ * unless it repeats the sequence number of the last one counted (a
+ * retransmission). A client that reuses its port before the next drain
+ * (the server closed first, so the port is free at once) lands in the same
+ * entry, and conns keeps both connections apart (issue 7).
  */
-static __always_inline void bh_flow_account(const struct bh_flow_key *key, __u64 packets,
-					    __u64 bytes, __u32 tcp_flags)
+static __always_inline void bh_flow_account(void *flows, const struct bh_flow_key *key, __u64 packets,
+					    __u64 bytes, __u32 tcp_flags, __u32 tcp_seq)
 {
 	/* Coarse clock (last tick, 1-4 ms): first/last seen need no more, and it costs no clock read. */
 	__u64 now = bpf_ktime_get_coarse_ns();
 	int is_syn = key->proto == IPPROTO_TCP && (tcp_flags & BH_TCP_SYN);
-	struct bh_flow_stats *v = is_syn ? NULL : bpf_map_lookup_elem(&bh_flows, key);
+	int opens = is_syn && !(tcp_flags & BH_TCP_ACK);
+	struct bh_flow_stats *v = is_syn ? NULL : bpf_map_lookup_elem(flows, key);
 
 	if (!v) {
 		struct bh_flow_stats init = {
@@ -248,15 +285,17 @@ static __always_inline void bh_flow_account(const struct bh_flow_key *key, __u64
 			.first_seen_ns = now,
 			.last_seen_ns = now,
 			.tcp_flags = tcp_flags,
+			.conns = opens ? 1 : 0,
+			.syn_seq = opens ? tcp_seq : 0,
 		};
-		int err = bpf_map_update_elem(&bh_flows, key, &init, BPF_NOEXIST);
+		int err = bpf_map_update_elem(flows, key, &init, BPF_NOEXIST);
 
 		if (err == 0) {
 			bh_stat_inc(BH_STAT_FLOWS_CREATED);
 			return;
 		}
 		if (err == -BH_EEXIST)
-			v = bpf_map_lookup_elem(&bh_flows, key);
+			v = bpf_map_lookup_elem(flows, key);
 		if (!v) {
 			bh_stat_inc(BH_STAT_FLOWS_FULL);
 			return;
@@ -267,21 +306,28 @@ static __always_inline void bh_flow_account(const struct bh_flow_key *key, __u64
 	v->last_seen_ns = now;
 	if ((v->tcp_flags | tcp_flags) != v->tcp_flags)
 		__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
+	/* One 5-tuple opens one connection at a time: no two CPUs race on syn_seq. */
+	if (opens && (v->conns == 0 || v->syn_seq != tcp_seq)) {
+		v->syn_seq = tcp_seq;
+		__sync_fetch_and_add(&v->conns, 1);
+	}
 }
 
 static __always_inline int bh_account(struct __sk_buff *skb, __u8 dir)
 {
 	struct bh_flow_key key = {};
-	__u32 hdr_len = 0, tcp_flags = 0;
+	__u32 hdr_len = 0, tcp_flags = 0, tcp_seq = 0, zero = 0;
 	__u64 segs, bytes;
+	void *flows;
 	int res;
 
-	if (bh_parse_fast(skb, &key, &hdr_len, &tcp_flags) == 0) {
+	if (bh_parse_fast(skb, &key, &hdr_len, &tcp_flags, &tcp_seq) == 0) {
 		res = BH_PARSE_OK;
 	} else {
 		__builtin_memset(&key, 0, sizeof(key));
 		tcp_flags = 0;
-		res = bh_parse(skb, &key, &hdr_len, &tcp_flags);
+		tcp_seq = 0;
+		res = bh_parse(skb, &key, &hdr_len, &tcp_flags, &tcp_seq);
 	}
 	if (res == BH_PARSE_NON_IP) {
 		bh_stat_inc(BH_STAT_NON_IP);
@@ -297,7 +343,12 @@ static __always_inline int bh_account(struct __sk_buff *skb, __u8 dir)
 	/* A GSO packet of N segments is N packets on the wire, each with its own headers. */
 	segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
 	bytes = skb->len + (segs - 1) * hdr_len;
-	bh_flow_account(&key, segs, bytes, tcp_flags);
+	flows = bpf_map_lookup_elem(&bh_flows, &zero);
+	if (!flows) {	/* cannot happen: the slot is set before any program is attached */
+		bh_stat_inc(BH_STAT_FLOWS_FULL);
+		return TC_ACT_UNSPEC;
+	}
+	bh_flow_account(flows, &key, segs, bytes, tcp_flags, tcp_seq);
 	return TC_ACT_UNSPEC;
 }
 

@@ -74,19 +74,27 @@ static void ipv6(struct frame *f, const char *src, const char *dst, unsigned cha
 	put(f, h, sizeof(h));
 }
 
-static void tcp(struct frame *f, unsigned short sport, unsigned short dport, unsigned char flags,
-		size_t payload)
+static void tcp_seq(struct frame *f, unsigned short sport, unsigned short dport, unsigned char flags,
+		    size_t payload, unsigned int seq)
 {
 	unsigned char h[20] = { 0 };
 	unsigned short s = htons(sport), d = htons(dport);
+	unsigned int q = htonl(seq);
 
 	memcpy(h, &s, 2);
 	memcpy(h + 2, &d, 2);
+	memcpy(h + 4, &q, 4);
 	h[12] = 5 << 4;
 	h[13] = flags;
 	put(f, h, sizeof(h));
 	memset(f->buf + f->len, 'x', payload);
 	f->len += payload;
+}
+
+static void tcp(struct frame *f, unsigned short sport, unsigned short dport, unsigned char flags,
+		size_t payload)
+{
+	tcp_seq(f, sport, dport, flags, payload, 1000);
 }
 
 static void udp(struct frame *f, unsigned short sport, unsigned short dport, size_t payload)
@@ -147,7 +155,7 @@ static void key_of(struct bh_flow_key *k, int v6, const char *src, const char *d
 
 static int lookup(const struct bh_flow_key *k, struct bh_flow_stats *v)
 {
-	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.bh_flows), k, v);
+	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.bh_flows_0), k, v);	/* the live map at load */
 }
 
 static unsigned long long stat(unsigned int slot)
@@ -166,7 +174,7 @@ static unsigned long long flows_count(void)
 {
 	struct bh_flow_key k, next;
 	unsigned long long n = 0;
-	int fd = bpf_map__fd(skel->maps.bh_flows);
+	int fd = bpf_map__fd(skel->maps.bh_flows_0);
 
 	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(fd, &k, &next)) {
@@ -200,6 +208,7 @@ int main(void)
 	      (unsigned long long)v.packets, (unsigned long long)v.bytes, f.len);
 	CHECK(v.tcp_flags == BH_TCP_SYN, "tcp_flags %#x", v.tcp_flags);
 	CHECK(v.first_seen_ns > 0 && v.first_seen_ns == v.last_seen_ns, "first/last seen");
+	CHECK(v.conns == 1, "conns %u, want 1 (an initiator's SYN opens a connection)", v.conns);
 	CHECK(stat(BH_STAT_FLOWS_CREATED) == 1, "flows created %llu", stat(BH_STAT_FLOWS_CREATED));
 
 	CASE("a second packet of the flow adds to it and ORs its flags");
@@ -223,6 +232,16 @@ int main(void)
 	      (unsigned long long)v.packets, (unsigned long long)v.bytes);
 	CHECK(stat(BH_STAT_FLOWS_CREATED) == 1 && stat(BH_STAT_FLOWS_FULL) == 0, "created %llu full %llu",
 	      stat(BH_STAT_FLOWS_CREATED), stat(BH_STAT_FLOWS_FULL));
+	CHECK(v.conns == 1, "conns %u: a retransmitted SYN (same sequence number) counted again", v.conns);
+
+	CASE("a new connection on the same 5-tuple before a drain counts as a second connection");
+	eth(&f, 0x0800);
+	ipv4(&f, "198.18.0.2", "198.18.0.1", IPPROTO_TCP, 0, 20);
+	tcp_seq(&f, 40000, 9000, BH_TCP_SYN, 0, 777777);
+	run(skel->progs.bh_from_pod, &f, 0);
+	CHECK(lookup(&k, &v) == 0 && v.conns == 2 && v.syn_seq == htonl(777777), "conns %u syn_seq %#x, want 2",
+	      v.conns, v.syn_seq);
+	CHECK(stat(BH_STAT_FLOWS_CREATED) == 1, "the reused 5-tuple made a second entry");
 
 	CASE("the reply direction is a separate to_pod flow");
 	eth(&f, 0x0800);
@@ -231,6 +250,7 @@ int main(void)
 	run(skel->progs.bh_to_pod, &f, 0);
 	key_of(&k, 0, "198.18.0.1", "198.18.0.2", 9000, 40000, IPPROTO_TCP, BH_DIR_TO_POD);
 	CHECK(lookup(&k, &v) == 0 && v.packets == 1, "no to_pod flow");
+	CHECK(v.conns == 0, "conns %u: a SYN-ACK opens no connection", v.conns);
 
 	CASE("a GSO packet counts its segments and a header per segment");
 	eth(&f, 0x0800);
@@ -249,7 +269,7 @@ int main(void)
 	run(skel->progs.bh_to_pod, &f, 0);
 	key_of(&k, 1, "fd00::1", "fd00::2", 5353, 53, IPPROTO_UDP, BH_DIR_TO_POD);
 	CHECK(lookup(&k, &v) == 0 && v.packets == 1 && v.bytes == f.len, "no or wrong flow");
-	CHECK(v.tcp_flags == 0, "UDP with TCP flags");
+	CHECK(v.tcp_flags == 0 && v.conns == 0, "UDP with TCP flags or connections");
 
 	CASE("IPv6 TCP behind a hop-by-hop header still gets its ports");
 	eth(&f, 0x86dd);

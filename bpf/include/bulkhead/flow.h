@@ -37,7 +37,7 @@ enum bh_tcp_flag {
 };
 
 /*
- * Key of bh_flows: one entry per (veth, direction, 5-tuple). Hashed
+ * Key of the bh_flows maps: one entry per (veth, direction, 5-tuple). Hashed
  * bytewise, so every byte (padding included) is written by the program.
  *
  * ICMP and ICMPv6 have no ports: sport carries the echo identifier for
@@ -57,7 +57,7 @@ struct bh_flow_key {
 };				/* 44 */
 
 /*
- * Value of bh_flows: what the programs add per packet. Updated in place
+ * Value of the bh_flows maps: what the programs add per packet. Updated in place
  * with atomic adds (one entry may be hit from several CPUs at once).
  * bytes and packets count the wire: a GSO/GRO super-packet of N segments
  * counts N packets and its payload plus N copies of its headers.
@@ -68,22 +68,27 @@ struct bh_flow_stats {
 	__u64	first_seen_ns;	/* 16: CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns(): 1-4 ms steps) */
 	__u64	last_seen_ns;	/* 24: same clock */
 	__u32	tcp_flags;	/* 32: OR of enum bh_tcp_flag seen; 0 unless TCP */
-	__u32	pad;		/* 36: always zero */
-};				/* 40 */
+	__u32	conns;		/* 36: TCP connections opened: initiator SYNs (SYN without ACK) of distinct
+				 *     sequence numbers, so a 5-tuple reused between two drains counts each
+				 *     connection and a retransmitted SYN counts once; 0 unless TCP */
+	__u32	syn_seq;	/* 40: sequence number of the last SYN counted in conns (network order) */
+	__u32	pad;		/* 44: always zero */
+};				/* 48 */
 
 /*
  * One drained flow as libbulkhead writes it into the caller's buffer:
  * the counts accumulated since the entry was created, which is after the
- * previous drain of that flow (drains delete what they read).
+ * previous drain of that flow (a drain empties the map the programs
+ * stopped writing to; see bh_flows in progs/pod_veth.bpf.c).
  */
 struct bh_flow_record {
 	struct bh_flow_key	key;	/*  0 */
 	__u32			pad;	/* 44: always zero; aligns stats */
 	struct bh_flow_stats	stats;	/* 48 */
-};					/* 88 */
+};					/* 96 */
 
 _Static_assert(sizeof(struct bh_flow_key) == 44, "bh_flow_key: keep aligned with abi.ts");
-_Static_assert(sizeof(struct bh_flow_stats) == 40, "bh_flow_stats: keep aligned with abi.ts");
-_Static_assert(sizeof(struct bh_flow_record) == 88, "bh_flow_record: keep aligned with abi.ts");
+_Static_assert(sizeof(struct bh_flow_stats) == 48, "bh_flow_stats: keep aligned with abi.ts");
+_Static_assert(sizeof(struct bh_flow_record) == 96, "bh_flow_record: keep aligned with abi.ts");
 
 #endif /* BH_FLOW_H */

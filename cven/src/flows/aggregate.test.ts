@@ -18,6 +18,7 @@ const rec = (o: Partial<FlowRecord>): FlowRecord => ({
   firstSeenNs: 1_000_000_000n,
   lastSeenNs: 2_000_000_000n,
   tcpFlags: 0x12, // SYN, ACK: this drain saw the connection start
+  connections: 1, // the initiator's SYN
   ...o,
 });
 const base = {
@@ -114,11 +115,11 @@ describe('aggregate', () => {
     const reverse = { saddr: '198.19.1.9', daddr: '198.19.0.5', sport: 8080, dport: 40000 };
     const later = aggregate({
       ...base,
-      flows: [rec({ tcpFlags: 0x10 }), rec({ ...reverse, tcpFlags: 0x11 })],
+      flows: [rec({ tcpFlags: 0x10, connections: 0 }), rec({ ...reverse, tcpFlags: 0x11, connections: 0 })],
       drops: [],
     });
     expect(later[0]).toMatchObject({ num_connections: 0, bytes: 2000 });
-    const reply = aggregate({ ...base, flows: [rec({ ...reverse, tcpFlags: 0x12 })], drops: [] });
+    const reply = aggregate({ ...base, flows: [rec({ ...reverse, tcpFlags: 0x12, connections: 0 })], drops: [] });
     expect(reply[0]!.num_connections).toBe(0); // the SYN-ACK is the service's, not a new connection
   });
 
@@ -179,6 +180,11 @@ describe('aggregate', () => {
         aggregate({ ...both, visibilityOf: levels({ '198.19.0.5': 'flow_off', '198.19.1.9': 'flow_drops' }) }),
       ).toEqual([]);
     });
+  });
+
+  it('counts every connection of a client port reused within one drain (one record, two SYNs)', () => {
+    const out = aggregate({ ...base, flows: [rec({ connections: 2 }), rec({ sport: 40001 })], drops: [] });
+    expect(out[0]!.num_connections).toBe(3);
   });
 
   it('counts a pod-to-pod connection on one node once when its two SYN records (both veths) fall in two drains', () => {

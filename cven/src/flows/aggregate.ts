@@ -13,8 +13,10 @@
  * is the end with the service port. TCP/UDP: the lower port is the service
  * (Linux picks ephemeral ports from 32768 up), ties go to the record's own
  * direction; ICMP: echo requests (type 8, 128) point at the destination.
- * Connections: distinct source ports (ICMP: echo ids) per aggregate; for TCP
- * only those whose SYN the initiator sent in this drain.
+ * Connections: for TCP, the connections the probe saw the initiator open in
+ * this drain (`FlowRecord.connections`: its SYNs, by sequence number, so a
+ * client port reused within one drain counts each connection; issue 7);
+ * otherwise distinct source ports (ICMP: echo ids) per aggregate.
  * Drops (netfilter) in local namespaces are blocked flows.
  * Visibility: each local end reports only what its visibility level lets it
  * (`reportsFlow`); a flow between two local ends is kept when either may
@@ -23,16 +25,16 @@
 import { reportsFlow, type AgentFlow, type PolicyDecision, type VisibilityLevel } from '@bulkhead/pce/api';
 import type { DropRecord, FlowRecord } from '../probe/abi.js';
 
-/** SYN in `FlowRecord.tcpFlags` (bit 1: abi.ts TCP_FLAGS order is FIN, SYN, ...). */
-const TCP_SYN = 0x02;
-
 export interface Decide {
   (src: string, dst: string, port: number, proto: number): { decision: PolicyDecision; rule?: string } | null;
 }
 
 interface Acc {
   flow: AgentFlow;
+  /** Source ports (ICMP: echo ids) of connections counted by port: drops, UDP, ICMP. */
   ports: Set<number>;
+  /** TCP connections the probe counted (`FlowRecord.connections`). */
+  opened: number;
 }
 
 function oriented(r: { saddr: string; daddr: string; sport: number; dport: number; proto: number }): {
@@ -78,7 +80,7 @@ export function aggregate(args: {
 }): AgentFlow[] {
   const out = new Map<string, Acc>();
   const add = (
-    r: { saddr: string; daddr: string; sport: number; dport: number; proto: number; tcpFlags?: number },
+    r: { saddr: string; daddr: string; sport: number; dport: number; proto: number; connections?: number },
     blocked: boolean,
     bytes: number,
     packets: number,
@@ -114,20 +116,18 @@ export function aggregate(args: {
           last_seen: new Date(last).toISOString(),
         },
         ports: new Set(),
+        opened: 0,
       };
       out.set(key, acc);
     }
     // TCP: a connection counts in the drain that saw its SYN leave the initiator, so one whose
-    // packets straddle two drains counts once. Drops (no flags) and other protocols: by source port.
+    // packets straddle two drains counts once; the probe counts the SYNs (a reused port counts each).
     // A source pod the probe watches: its own veth's record alone (the destination veth's copy of the same SYN
     // may fall in another drain, and would count the connection a second time).
-    const isNew =
-      r.proto !== 6 ||
-      r.tcpFlags === undefined ||
-      (o.src === r.saddr &&
-        (r.tcpFlags & TCP_SYN) !== 0 &&
-        (!args.probedIps?.has(o.src) || (r as Partial<FlowRecord>).direction !== 'to_pod'));
-    if (isNew) acc.ports.add(o.sport);
+    // Drops (no record of connections) and other protocols: by source port.
+    if (r.proto !== 6 || r.connections === undefined) acc.ports.add(o.sport);
+    else if (o.src === r.saddr && (!args.probedIps?.has(o.src) || (r as Partial<FlowRecord>).direction !== 'to_pod'))
+      acc.opened += r.connections;
     acc.flow.bytes += bytes;
     acc.flow.packets += packets;
     const f = new Date(first).toISOString();
@@ -141,5 +141,5 @@ export function aggregate(args: {
     const t = args.wallOf(d.tsNs);
     add(d, true, d.length, 1, t, t);
   }
-  return [...out.values()].map((a) => ({ ...a.flow, num_connections: a.ports.size }));
+  return [...out.values()].map((a) => ({ ...a.flow, num_connections: a.ports.size + a.opened }));
 }

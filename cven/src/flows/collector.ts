@@ -11,7 +11,10 @@
  * and uploaded in batches the PCE acknowledges once durable.
  *
  * Owns: which veths the probe is attached to (attached when a pod starts
- * enforcing, detached when it stops or goes).
+ * enforcing, detached when it stops or goes), and reporting what the probe
+ * lost (flows the LRU evicted before a drain, packets it had no entry for,
+ * drop records the ring had no room for) as the batches' `lost`, never
+ * silently.
  */
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -19,12 +22,22 @@ import { promisify } from 'node:util';
 import { decideFlow, type AgentPolicy, type WorkloadPolicy } from '@bulkhead/pce/api';
 import type { Logger } from '../log.js';
 import type { PceClient } from '../pce/client.js';
+import type { ProbeCounters } from '../probe/abi.js';
 import type { Probe } from '../probe/ffi.js';
 import { aggregate } from './aggregate.js';
 import { FlowSpool } from './spool.js';
 
 const run = promisify(execFile);
 export const DRAIN_MS = 2000;
+
+/**
+ * What the probe could not record, as one count for `FlowBatch.lost`: flows
+ * the LRU evicted before a drain, packets no entry could hold, and drop
+ * records the ring had no room for. Never decreases while the probe is open.
+ */
+export function probeLoss(c: ProbeCounters): number {
+  return c.flowsEvicted + c.flowsFull + c.ringFull;
+}
 
 export interface CollectorPod {
   uid: string;
@@ -39,6 +52,8 @@ export class FlowCollector {
   readonly #attached = new Map<string, { ifindex: number; ino: number; ip: string }>();
   readonly spool: FlowSpool;
   #sending = false;
+  /** The probe's loss counters (probeLoss) already added to `spool.lost`. */
+  #probeLossSeen = 0;
 
   constructor(
     private readonly log: Logger,
@@ -92,6 +107,12 @@ export class FlowCollector {
     if (!this.#probe || !this.#mono || !policy) return 0;
     const flows = this.#probe.drainFlows();
     const drops = this.#probe.drainDrops();
+    const loss = probeLoss(this.#probe.readCounters());
+    if (loss > this.#probeLossSeen) {
+      this.log.warn('the flow probe lost records; reported as lost', { lost: loss - this.#probeLossSeen });
+      this.spool.lost += loss - this.#probeLossSeen;
+      this.#probeLossSeen = loss;
+    }
     if (!flows.length && !drops.length) return 0;
     const byIp = new Map<string, WorkloadPolicy>();
     for (const w of policy.policy.workloads) for (const a of w.addresses) byIp.set(a, w);

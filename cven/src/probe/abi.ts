@@ -43,21 +43,23 @@ export const FLOW_KEY = {
 /** struct bh_flow_stats (flow.h). */
 export const FLOW_STATS = {
   name: 'bh_flow_stats',
-  size: 40,
+  size: 48,
   fields: {
     packets: { offset: 0, size: 8 },
     bytes: { offset: 8, size: 8 },
     first_seen_ns: { offset: 16, size: 8 },
     last_seen_ns: { offset: 24, size: 8 },
     tcp_flags: { offset: 32, size: 4 },
-    pad: { offset: 36, size: 4 },
+    conns: { offset: 36, size: 4 },
+    syn_seq: { offset: 40, size: 4 },
+    pad: { offset: 44, size: 4 },
   },
 } as const satisfies Layout;
 
 /** struct bh_flow_record (flow.h): what bh_probe_drain_flows() writes. */
 export const FLOW_RECORD = {
   name: 'bh_flow_record',
-  size: 88,
+  size: 96,
   fields: {
     key: { offset: 0, size: FLOW_KEY.size },
     pad: { offset: 44, size: 4 },
@@ -181,6 +183,12 @@ export interface FlowRecord extends Tuple {
   lastSeenNs: bigint;
   /** OR of the TCP flag bits seen (enum bh_tcp_flag). */
   tcpFlags: number;
+  /**
+   * TCP connections this record opened: the initiator's SYNs (without ACK) of
+   * distinct sequence numbers, so two connections of one reused 5-tuple count
+   * two and a retransmitted SYN counts once. 0 unless TCP.
+   */
+  connections: number;
 }
 
 /** One struct bh_drop_record: a packet netfilter dropped. */
@@ -326,6 +334,7 @@ export function decodeFlowRecords(buf: Uint8Array, count: number): FlowRecord[] 
       firstSeenNs: dv.getBigUint64(st + s.first_seen_ns.offset, true),
       lastSeenNs: dv.getBigUint64(st + s.last_seen_ns.offset, true),
       tcpFlags: dv.getUint32(st + s.tcp_flags.offset, true),
+      connections: dv.getUint32(st + s.conns.offset, true),
     });
   }
   return out;

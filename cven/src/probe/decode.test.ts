@@ -33,6 +33,7 @@ function flowRecordBytes(): Uint8Array {
   dv.setBigUint64(64, 1_000_000n, true);
   dv.setBigUint64(72, 3_000_000n, true);
   dv.setUint32(80, 0x13, true);
+  dv.setUint32(84, 1, true); // conns
   // second record: IPv6 ICMPv6 echo request id 7, to_pod
   const o = FLOW_RECORD.size;
   b.set([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], o);
@@ -61,6 +62,7 @@ describe('record decoding', () => {
       firstSeenNs: 1_000_000n,
       lastSeenNs: 3_000_000n,
       tcpFlags: 0x13,
+      connections: 1,
     });
     expect(icmp).toMatchObject({ saddr: 'fd00::1', daddr: 'fd00::2', sport: 7, dport: 0x8000, direction: 'to_pod' });
   });
@@ -147,6 +149,7 @@ const rec = (over: Partial<FlowRecord>): FlowRecord => ({
   firstSeenNs: 10n,
   lastSeenNs: 10n,
   tcpFlags: 0x02,
+  connections: 1,
   ...over,
 });
 
