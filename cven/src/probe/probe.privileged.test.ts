@@ -74,6 +74,29 @@ print(c.getsockname()[1], n, rbytes)
 c.close()
 `;
 
+// Connects argv[4] times from one bound port (SO_REUSEADDR), waiting for the server's FIN each time;
+// prints the port.
+const REUSING_CLIENT = `
+import socket, sys, time
+src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sport = 0
+for i in range(n):
+    for attempt in range(200):
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            c.bind((src, sport)); break
+        except OSError:
+            c.close(); time.sleep(0.01)
+    sport = c.getsockname()[1]
+    c.settimeout(5)
+    c.connect((dst, port))
+    while c.recv(1024): pass
+    c.close()
+    time.sleep(0.05)
+print(sport)
+`;
+
 const UDP6_CLIENT = `
 import socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -153,6 +176,28 @@ describe.skipIf(!isRoot)('flow probe (privileged)', () => {
     expect(back.tcpFlags & 0x13).toBe(0x13);
     expect(out.lastSeenNs).toBeGreaterThanOrEqual(out.firstSeenNs);
     expect(probe.readCounters()).toMatchObject({ flowsFull: 0, unparsed: 0, flowsEvicted: 0, ringFull: 0 });
+  });
+
+  it('counts each connection of a client port reused before a drain (one entry, several SYNs)', async () => {
+    const pod = await createPodNs();
+    onTestFinished(() => pod.destroy());
+    // The server closes first (as the flow benchmark's does), so the client's port is free again at once.
+    const server = createServer((s) => s.end());
+    onTestFinished(() => new Promise<void>((r) => server.close(() => r())));
+    await new Promise<void>((r) => server.listen(0, pod.hostIp, r));
+    const port = (server.address() as AddressInfo).port;
+    const probe = await probeOn(pod);
+
+    const times = 5;
+    const cport = Number(await pod.python(REUSING_CLIENT, [pod.podIp, pod.hostIp, String(port), String(times)]));
+    const recs = probe.drainFlows(); // one drain: every connection in one entry
+    const out = recs.filter(
+      (r) => r.direction === 'from_pod' && r.proto === IPPROTO_TCP && r.sport === cport && r.dport === port,
+    );
+    const back = recs.filter((r) => r.direction === 'to_pod' && r.proto === IPPROTO_TCP && r.sport === port);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.connections).toBe(times);
+    expect(back.reduce((a, r) => a + r.connections, 0)).toBe(0); // SYN-ACKs open nothing
   });
 
   it('reports UDP over IPv6 with exact wire bytes both ways', async () => {
