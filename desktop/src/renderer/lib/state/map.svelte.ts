@@ -9,7 +9,7 @@
  * Selecting an edge lists its flows and drafts the rule that would allow it.
  */
 import dagre from '@dagrejs/dagre';
-import { appGroupOf, appGroups, flowMatches, type AppGroupMap, type TrafficFlow } from '@bulkhead/pce/api';
+import { appGroupOf, appGroups, type AppGroupMap, type TrafficFlow } from '@bulkhead/pce/api';
 import { ruleForEdge, type RuleDraft } from '../../../common/rule-draft.js';
 import type { Session } from './session.svelte.js';
 import type { PolicyState } from './policy.svelte.js';
@@ -145,7 +145,6 @@ export class MapState {
       destinations: { include: [[]], exclude: [] },
       max_results: 100_000,
     };
-    const flows = await s.pce.post<TrafficFlow[]>('/orgs/1/traffic_flows/traffic_analysis_queries', q);
-    return flows.filter((f) => flowMatches(q, f));
+    return s.pce.post<TrafficFlow[]>('/orgs/1/traffic_flows/traffic_analysis_queries', q);
   }
 }
