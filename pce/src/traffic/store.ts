@@ -63,6 +63,25 @@ export async function trafficSettings(s: Store): Promise<TrafficSettings> {
   };
 }
 
+/**
+ * What the agents said they could not record (probe evictions, a full map or
+ * ring, a full spool), summed over their batches, in total and per agent:
+ * loss is reported, never silent. Read on demand, not on the ingest path.
+ */
+export async function reportedLoss(
+  s: Store,
+): Promise<{ flows_lost: number; flows_lost_by_agent: { agent: { href: string }; lost: number }[] }> {
+  const rows = await s.db
+    .selectFrom('flow_batches')
+    .select(['agent_id', (eb) => eb.fn.sum<number>('lost').as('lost')])
+    .where('lost', '>', 0)
+    .groupBy('agent_id')
+    .orderBy('agent_id')
+    .execute();
+  const by = rows.map((r) => ({ agent: { href: `/orgs/1/agents/${r.agent_id}` }, lost: Number(r.lost) }));
+  return { flows_lost: by.reduce((n, r) => n + r.lost, 0), flows_lost_by_agent: by };
+}
+
 async function storedFlows(s: Store): Promise<number> {
   const row = await s.db.selectFrom('flow_count').select('n').where('id', '=', 1).executeTakeFirst();
   return Number(row?.n ?? 0);

@@ -21,7 +21,7 @@ import {
 import { HrefRef, partialOf, readOnlyFields, strictObject, type LabelSummary } from '../../api/policy-objects.js';
 import { createApiKey, deleteApiKey, listApiKeys, ROLES, type Role } from '../../store/api-keys.js';
 import type { Store } from '../../store/store.js';
-import { enforceRetention, trafficSettings } from '../../traffic/store.js';
+import { enforceRetention, reportedLoss, trafficSettings } from '../../traffic/store.js';
 import { userOf } from '../plugins/auth.js';
 import { byPrincipal, recordEvent, type PceEvent } from '../events.js';
 import {
@@ -141,6 +141,8 @@ const TrafficSettingsWrite = strictObject({
   max_stored_flows: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
   /** Read-only (what GET shows); ignored. */
   stored_flows: Type.Optional(Type.Integer()),
+  flows_lost: Type.Optional(Type.Integer()),
+  flows_lost_by_agent: Type.Optional(Type.Array(Type.Unknown())),
 });
 
 export async function adminRoutes(app: FastifyInstance): Promise<void> {
@@ -358,7 +360,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     { schema: { params: OrgParams, tags: ['settings'] } },
     async (req) => {
       checkOrg(req.params.org);
-      return trafficSettings(store);
+      return { ...(await trafficSettings(store)), ...(await reportedLoss(store)) };
     },
   );
   app.put<{ Params: Static<typeof OrgParams>; Body: Static<typeof TrafficSettingsWrite> }>(
@@ -371,7 +373,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       checkOrg(req.params.org);
       await store.tx(async (s) => {
         const { stored_flows: _n, ...prev } = await trafficSettings(s);
-        const { stored_flows: _ignored, ...body } = req.body;
+        const { stored_flows: _ignored, flows_lost: _l, flows_lost_by_agent: _b, ...body } = req.body;
         const next = { ...prev, ...body, href: '/orgs/1/settings/traffic' };
         if (!(await s.updateDoc('settings', 'traffic', next))) await s.insertDoc('settings', 'traffic', next);
         await enforceRetention(s);

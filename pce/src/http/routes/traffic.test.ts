@@ -56,12 +56,12 @@ const flow = (o: Partial<AgentFlow>): AgentFlow => ({
   ...o,
 });
 
-async function upload(a: AgentActivateResponse, batch_id: string, flows: AgentFlow[]) {
+async function upload(a: AgentActivateResponse, batch_id: string, flows: AgentFlow[], lost?: number) {
   const r = await pce.app.inject({
     method: 'POST',
     url: `/api/v2/orgs/1/agents/${a.agent_id}/flows`,
     headers: { authorization: basic(a.auth_username, a.secret) },
-    payload: { batch_id, flows },
+    payload: { batch_id, flows, ...(lost !== undefined ? { lost } : {}) },
   });
   return { status: r.statusCode, body: JSON.parse(r.body) };
 }
@@ -367,12 +367,22 @@ describe('settings/traffic (flow retention)', () => {
       flow_retention_days: 30,
       max_stored_flows: 5_000_000,
       stored_flows: 5,
+      flows_lost: 0,
+      flows_lost_by_agent: [],
     });
     expect((await pce.call('PUT', '/orgs/1/settings/traffic', { max_stored_flows: 2 })).status).toBe(204);
     expect((await explore(everything())).map((f) => f.service.port).sort()).toEqual([1001, 1002]);
     const now = (await pce.call('GET', '/orgs/1/settings/traffic')).body;
     expect(now).toMatchObject({ max_stored_flows: 2, stored_flows: 2 });
-    // GET → PUT round trip is accepted (stored_flows is read-only and ignored).
+    // What an agent could not record shows here, per agent (a retried batch counts once).
+    await upload(a, 'batch-ret-02', [], 7);
+    await upload(a, 'batch-ret-02', [], 7);
+    await upload(a, 'batch-ret-03', [], 2);
+    expect((await pce.call('GET', '/orgs/1/settings/traffic')).body).toMatchObject({
+      flows_lost: 9,
+      flows_lost_by_agent: [{ agent: { href: `/orgs/1/agents/${a.agent_id}` }, lost: 9 }],
+    });
+    // GET → PUT round trip is accepted (stored_flows and the loss are read-only and ignored).
     expect((await pce.call('PUT', '/orgs/1/settings/traffic', now)).status).toBe(204);
     for (const [body, field] of [
       [{ max_stored_flows: 0 }, 'max_stored_flows'],

@@ -28,7 +28,7 @@ export interface WorkloadRow {
   visibility_level?: VisibilityLevel;
   managed?: boolean;
   online?: boolean;
-  agent?: { status?: AgentStatus };
+  agent?: { href?: string; status?: AgentStatus };
   container_cluster?: { href: string } | null;
   namespace?: string;
   node?: { href: string; name?: string } | null;
@@ -49,6 +49,11 @@ export class InventoryState {
   workloads = $state.raw<WorkloadRow[]>([]);
   containerWorkloads = $state.raw<WorkloadRow[]>([]);
   events = $state.raw<PceEvent[]>([]);
+  /** Flow records the agents could not keep and said so (settings/traffic). */
+  flowsLost = $state.raw<{ total: number; byAgent: { agent: { href: string }; lost: number }[] }>({
+    total: 0,
+    byAgent: [],
+  });
   loadedAt = $state<Date | undefined>(undefined);
 
   readonly nodes = $derived(this.workloads.filter((w) => w.managed));
@@ -70,12 +75,16 @@ export class InventoryState {
 
   async load(): Promise<void> {
     const pce = this.session.pce;
-    const [clusters, workloads, cws, events] = await Promise.all([
+    const [clusters, workloads, cws, events, traffic] = await Promise.all([
       pce.get<ContainerCluster[]>('/orgs/1/container_clusters'),
       pce.get<WorkloadRow[]>('/orgs/1/workloads', { max_results: 10000 }),
       pce.get<WorkloadRow[]>('/orgs/1/container_workloads', { max_results: 10000 }),
       pce.get<PceEvent[]>('/orgs/1/events', { max_results: 200 }),
+      pce.get<{ flows_lost?: number; flows_lost_by_agent?: { agent: { href: string }; lost: number }[] }>(
+        '/orgs/1/settings/traffic',
+      ),
     ]);
+    this.flowsLost = { total: traffic.flows_lost ?? 0, byAgent: traffic.flows_lost_by_agent ?? [] };
     const profiles: Record<string, ContainerWorkloadProfile[]> = {};
     await Promise.all(
       clusters.map(async (c) => {
@@ -88,6 +97,12 @@ export class InventoryState {
     this.containerWorkloads = cws;
     this.events = [...events].sort((a, b) => (a.timestamp < b.timestamp ? 1 : -1));
     this.loadedAt = new Date();
+  }
+
+  /** The node an agent runs on, by its href. */
+  nodeOfAgent(agentHref: string): string {
+    const w = this.workloads.find((x) => x.agent?.href === agentHref);
+    return w?.hostname ?? w?.name ?? agentHref;
   }
 
   /** Apply one change to several profiles of a cluster; reports how many succeeded. */
