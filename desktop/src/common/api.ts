@@ -61,6 +61,11 @@ const HINTS: Record<number, string> = {
   429: 'Too many requests: wait a moment and retry.',
 };
 
+/** The `Accept` header for what a request asks for (both transports send it). */
+export function acceptHeader(accept: ApiRequest['accept']): string {
+  return accept === 'csv' ? 'text/csv' : accept === 'bytes' ? 'application/vnd.sqlite3' : 'application/json';
+}
+
 /** The path with its query string (values URL-encoded; undefined ones left out). */
 export function pathWithQuery(path: string, query?: ApiRequest['query']): string {
   if (!query) return path;

@@ -10,7 +10,7 @@
  * with a message saying so. Never logs the secret.
  */
 import { request as httpsRequest } from 'node:https';
-import { pathWithQuery, unreachable, type ApiRequest, type ApiResponse } from '../common/api.js';
+import { acceptHeader, pathWithQuery, unreachable, type ApiRequest, type ApiResponse } from '../common/api.js';
 import type { Connection } from '../common/connections.js';
 
 const MAX_BYTES = 512 * 1024 * 1024;
@@ -23,8 +23,7 @@ export function pceRequest(
 ): Promise<ApiResponse> {
   const url = new URL(`/api/v2${pathWithQuery(req.path, req.query)}`, conn.url);
   const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-  const accept =
-    req.accept === 'csv' ? 'text/csv' : req.accept === 'bytes' ? 'application/vnd.sqlite3' : 'application/json';
+  const accept = acceptHeader(req.accept);
   return new Promise((resolve, reject) => {
     const r = httpsRequest(
       url,

@@ -8,18 +8,8 @@
  * the renderer, web security on).
  */
 
-/** Keep aligned with pce/src/http/plugins/console.ts (the web console's policy). */
-export const WINDOW_CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The same policy the PCE sends with the web console (one definition, in the wire contract). */
+export { CONSOLE_CSP as WINDOW_CSP } from '@bulkhead/pce/api';
 
 export function windowOptions(preload: string) {
   return {

@@ -17,3 +17,4 @@ export * from './agent.js';
 export * from './kubelink.js';
 export * from './traffic.js';
 export * from './traffic-views.js';
+export * from './console-policy.js';

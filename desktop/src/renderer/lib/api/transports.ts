@@ -9,6 +9,7 @@
  * process makes them (`window.bulkhead`), holding the secret and the CA.
  */
 import {
+  acceptHeader,
   ApiError,
   pathWithQuery,
   unreachable,
@@ -37,8 +38,7 @@ export class WebTransport implements Transport {
     this.#auth = 'Basic ' + btoa(unescape(encodeURIComponent(`${username}:${secret}`)));
   }
   async send(req: ApiRequest): Promise<ApiResponse> {
-    const accept =
-      req.accept === 'csv' ? 'text/csv' : req.accept === 'bytes' ? 'application/vnd.sqlite3' : 'application/json';
+    const accept = acceptHeader(req.accept);
     let res: Response;
     try {
       res = await fetch(`/api/v2${pathWithQuery(req.path, req.query)}`, {
